@@ -222,7 +222,7 @@ func (h *handler) check(r *http.Request, t target, reg regView, repo repoView, e
 	}
 	if user, pass, ok := r.BasicAuth(); ok {
 		c := &Credentials{Username: user, Password: pass}
-		if exists && allowed(reg, repo, c) {
+		if allowed(reg, repo, c) && (exists || !reg.token) {
 			return false, nil
 		}
 		return false, errDenied

@@ -73,8 +73,10 @@ func ParseRepo(s string) (domain, path string, err error) {
 	return reference.Domain(named), reference.Path(named), nil
 }
 
-// endpointHost is the host containerd really contacts for a registry domain
+// EndpointHost is the host containerd really contacts for a registry domain
 // (core/remotes/docker.DefaultHost: docker.io is served by registry-1.docker.io).
+func EndpointHost(domain string) string { return endpointHost(domain) }
+
 func endpointHost(domain string) string {
 	if domain == DockerHub {
 		return "registry-1.docker.io"

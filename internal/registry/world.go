@@ -492,6 +492,15 @@ func (w *World) ResolveRef(r Ref, creds *Credentials) (*Image, error) {
 	return lookup(repo, r)
 }
 
+// UsesTokenAuth reports whether the registry for domain uses token (Docker Hub style) auth, where
+// every request is first challenged and the client always reads its credentials.
+func (w *World) UsesTokenAuth(domain string) bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	reg, ok := w.registry(domain)
+	return ok && reg.token
+}
+
 // Lookup resolves ref with no network and no credentials, as importing an image archive would
 // (`ctr images import`): only existence matters.
 func (w *World) Lookup(ref string) (*Image, error) {

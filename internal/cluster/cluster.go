@@ -1,0 +1,141 @@
+// Package cluster assembles one simulated cluster: its store and clock, its registration with the
+// process's API server, the objects a fresh kubeadm cluster has, and the components that run in it
+// (controllers, scheduler, kubelets).
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"kubesim.dev/kubesim/internal/admission"
+	"kubesim.dev/kubesim/internal/apiserver"
+	"kubesim.dev/kubesim/internal/clock"
+	"kubesim.dev/kubesim/internal/controllers"
+	"kubesim.dev/kubesim/internal/storage"
+)
+
+// Options configure a new cluster.
+type Options struct {
+	// ID names the cluster; its API is served under /clusters/<ID>.
+	ID string
+	// Seed drives every random choice in the cluster (names, UIDs, IPs, digests of pushed builds).
+	Seed int64
+	// Clock is the cluster's clock; nil means one that follows wall time.
+	Clock *clock.Clock
+	// Admission selects optional admission plugins.
+	Admission admission.Options
+	// Token is the administrator's bearer token; empty means a new random one.
+	Token string
+	// CACert is the PEM of the CA that signs the API server's certificate: it is what every
+	// namespace's kube-root-ca.crt ConfigMap carries.
+	CACert []byte
+}
+
+// Cluster is one running simulated cluster.
+type Cluster struct {
+	ID    string
+	Token string
+	Clock *clock.Clock
+	Store *storage.Store
+
+	server *apiserver.Server
+	opts   Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New creates a cluster, registers it with server and fills it with a fresh kubeadm cluster's
+// objects. It is ready for clients when New returns.
+func New(server *apiserver.Server, opts Options) (*Cluster, error) {
+	if opts.ID == "" {
+		return nil, fmt.Errorf("a cluster needs an ID")
+	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.NewReal()
+	}
+	token := opts.Token
+	if token == "" {
+		var err error
+		if token, err = NewToken(); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Cluster{
+		ID:     opts.ID,
+		Token:  token,
+		Clock:  clk,
+		Store:  storage.NewStore(clk, opts.Seed),
+		server: server,
+		opts:   opts,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	server.AddCluster(&apiserver.Cluster{
+		ID:        c.ID,
+		Token:     c.Token,
+		Store:     c.Store,
+		Admission: admission.NewChain(opts.Admission),
+	})
+	if err := c.bootstrap(ctx); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("bootstrapping cluster %s: %w", c.ID, err)
+	}
+	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert}); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
+	}
+	return c, nil
+}
+
+// NewToken returns a bearer token: secret, so from the system's random source, not the seed.
+func NewToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// RESTConfig is a client configuration that reaches the cluster in-process, as its administrator.
+func (c *Cluster) RESTConfig() *rest.Config {
+	return &rest.Config{
+		Host:        "https://kubesim.local",
+		BearerToken: c.Token,
+		Transport:   c.server.InProcessTransport(c.ID),
+		QPS:         -1, // no client-side rate limit in-process
+		Timeout:     30 * time.Second,
+	}
+}
+
+// componentConfig is the client configuration of a cluster component: protobuf, as kube's own
+// components speak, and a user agent that names the component (it becomes the field manager).
+func (c *Cluster) componentConfig(agent string) *rest.Config {
+	cfg := c.RESTConfig()
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cfg.UserAgent = agent + "/v" + apiserver.Version + " (linux/amd64) kubernetes/$Format"
+	cfg.Timeout = 0
+	return cfg
+}
+
+// Client is an in-process client of the cluster, as its administrator.
+func (c *Cluster) Client() kubernetes.Interface {
+	return kubernetes.NewForConfigOrDie(c.RESTConfig())
+}
+
+// Stop stops the cluster's components and removes it from the API server.
+func (c *Cluster) Stop() {
+	c.cancel()
+	c.wg.Wait()
+	c.server.RemoveCluster(c.ID)
+}

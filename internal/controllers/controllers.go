@@ -1,0 +1,100 @@
+// Package controllers runs a cluster's kube-controller-manager: upstream's own controllers
+// (k8s.io/kubernetes/pkg/controller/...), in-process, talking to the cluster's API through
+// client-go like the real ones.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/controller-manager/pkg/informerfactory"
+	"k8s.io/klog/v2"
+	"k8s.io/kubernetes/pkg/controller/certificates/rootcacertpublisher"
+	"k8s.io/kubernetes/pkg/controller/deployment"
+	"k8s.io/kubernetes/pkg/controller/garbagecollector"
+	namespacecontroller "k8s.io/kubernetes/pkg/controller/namespace"
+	"k8s.io/kubernetes/pkg/controller/replicaset"
+	serviceaccountcontroller "k8s.io/kubernetes/pkg/controller/serviceaccount"
+)
+
+// Config is what the controllers need of their cluster.
+type Config struct {
+	// Client returns a client configuration for the named component (its user agent).
+	Client func(agent string) *rest.Config
+	// RootCA is the cluster CA's PEM, published in every namespace as kube-root-ca.crt.
+	RootCA []byte
+}
+
+// The garbage collector and the RESTMapper re-read discovery this often, as in
+// kube-controller-manager.
+const discoveryResync = 30 * time.Second
+
+// Start starts the controllers; they run until ctx is done.
+func Start(ctx context.Context, cfg Config) error {
+	restCfg := cfg.Client("kube-controller-manager")
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	meta, err := metadata.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	logger := klog.FromContext(ctx)
+	typed := informers.NewSharedInformerFactory(client, 0)
+	metaInformers := metadatainformer.NewSharedInformerFactory(meta, 0)
+	objectOrMeta := informerfactory.NewInformerFactory(typed, metaInformers)
+
+	sa, err := serviceaccountcontroller.NewServiceAccountsController(logger,
+		typed.Core().V1().ServiceAccounts(), typed.Core().V1().Namespaces(), client,
+		serviceaccountcontroller.DefaultServiceAccountsControllerOptions())
+	if err != nil {
+		return fmt.Errorf("serviceaccount controller: %w", err)
+	}
+	rootCA, err := rootcacertpublisher.NewPublisher(typed.Core().V1().ConfigMaps(), typed.Core().V1().Namespaces(), client, cfg.RootCA)
+	if err != nil {
+		return fmt.Errorf("root-ca-cert-publisher: %w", err)
+	}
+	ns := namespacecontroller.NewNamespaceController(ctx, client, meta,
+		client.Discovery().ServerPreferredNamespacedResources, typed.Core().V1().Namespaces(),
+		5*time.Minute, v1.FinalizerKubernetes)
+	deploy, err := deployment.NewDeploymentController(ctx, typed.Apps().V1().Deployments(),
+		typed.Apps().V1().ReplicaSets(), typed.Core().V1().Pods(), client)
+	if err != nil {
+		return fmt.Errorf("deployment controller: %w", err)
+	}
+	rs := replicaset.NewReplicaSetController(ctx, typed.Apps().V1().ReplicaSets(), typed.Core().V1().Pods(),
+		client, replicaset.BurstReplicas)
+
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
+	started := make(chan struct{})
+	graph := garbagecollector.NewDependencyGraphBuilder(ctx, meta, mapper,
+		map[schema.GroupResource]struct{}{}, objectOrMeta, started)
+	gc, err := garbagecollector.NewComposedGarbageCollector(ctx, client, meta, mapper, graph)
+	if err != nil {
+		return fmt.Errorf("garbage collector: %w", err)
+	}
+
+	go sa.Run(ctx, 1)
+	go rootCA.Run(ctx, 1)
+	go ns.Run(ctx, 5)
+	go deploy.Run(ctx, 5)
+	go rs.Run(ctx, 5)
+	go gc.Run(ctx, 20, discoveryResync)
+	go gc.Sync(ctx, client.Discovery(), discoveryResync)
+
+	typed.Start(ctx.Done())
+	metaInformers.Start(ctx.Done())
+	close(started)
+	return nil
+}

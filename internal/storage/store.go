@@ -1,0 +1,468 @@
+// Package storage keeps a cluster's API objects in memory and implements k8s.io/apiserver's
+// storage.Interface over them, so that upstream's registry Stores (strategies, graceful deletion,
+// patch, apply, dry-run) run unchanged on top of it.
+//
+// One Store holds one cluster: its objects under etcd-style keys ("/pods/default/web"), a
+// resourceVersion counter, and a window of recent changes from which watches resume. A Backend is
+// what a registry Store sees: one per resource, shared by every cluster in the process; each call
+// finds its cluster's Store in the request context. So a second cluster costs only its objects.
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/btree"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	apistorage "k8s.io/apiserver/pkg/storage"
+
+	"kubesim.dev/kubesim/internal/clock"
+)
+
+// DefaultHistory is how many recent changes a Store keeps for watches that resume from an older
+// resourceVersion. Older ones get 410 Gone, as from kube-apiserver's watch cache.
+const DefaultHistory = 4096
+
+var versioner = apistorage.APIObjectVersioner{}
+
+// Store is one cluster's object store.
+type Store struct {
+	clock *clock.Clock
+
+	mu       sync.RWMutex
+	rv       uint64
+	objects  *btree.BTreeG[*entry]
+	history  []change // ring buffer of the last cap(history) changes
+	histHead int      // index of the oldest change in history
+	histLen  int
+	watchers map[*watcher]struct{}
+	expiry   map[string]func() bool // keys with a TTL: stop function of their expiry timer
+	rand     *rand.Rand
+	randMu   sync.Mutex
+}
+
+type entry struct {
+	key string
+	obj runtime.Object // never mutated once stored; carries its resourceVersion
+	rv  uint64
+}
+
+func lessEntry(a, b *entry) bool { return a.key < b.key }
+
+// change is one write, as watchers see it.
+type change struct {
+	rv   uint64
+	key  string
+	typ  watch.EventType
+	obj  runtime.Object // the new state (the last state for a deletion)
+	prev runtime.Object // the state before, nil for a creation
+}
+
+// NewStore returns an empty store whose timestamps, TTLs and random choices come from clk and seed.
+func NewStore(clk *clock.Clock, seed int64) *Store {
+	s := &Store{
+		clock:    clk,
+		objects:  btree.NewG(16, lessEntry),
+		history:  make([]change, DefaultHistory),
+		watchers: map[*watcher]struct{}{},
+		expiry:   map[string]func() bool{},
+		rand:     rand.New(rand.NewSource(seed)),
+		rv:       1,
+	}
+	clk.OnShift(s.shift)
+	return s
+}
+
+// Clock is the cluster's clock.
+func (s *Store) Clock() *clock.Clock { return s.clock }
+
+// ResourceVersion is the newest resourceVersion.
+func (s *Store) ResourceVersion() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.rv
+}
+
+// Intn draws from the cluster's seeded source; it is how server-side random names (generateName,
+// token volume suffixes) stay deterministic.
+func (s *Store) Intn(n int) int {
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	return s.rand.Intn(n)
+}
+
+// NewUID returns a random (version 4) UID drawn from the cluster's seed.
+func (s *Store) NewUID() types.UID {
+	s.randMu.Lock()
+	var b [16]byte
+	s.rand.Read(b[:])
+	s.randMu.Unlock()
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+}
+
+// Len is the number of stored objects.
+func (s *Store) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.objects.Len()
+}
+
+func (s *Store) get(key string) *entry {
+	e, _ := s.objects.Get(&entry{key: key})
+	return e
+}
+
+// commit records a write under s.mu: it stores (or removes) the object, appends the change to the
+// history and hands it to the watchers.
+func (s *Store) commit(c change) {
+	if c.typ == watch.Deleted {
+		s.objects.Delete(&entry{key: c.key})
+	} else {
+		s.objects.ReplaceOrInsert(&entry{key: c.key, obj: c.obj, rv: c.rv})
+	}
+	i := (s.histHead + s.histLen) % len(s.history)
+	if s.histLen == len(s.history) {
+		s.histHead = (s.histHead + 1) % len(s.history)
+	} else {
+		s.histLen++
+	}
+	s.history[i] = c
+	for w := range s.watchers {
+		w.offer(c)
+	}
+}
+
+// oldestRV is the resourceVersion before the oldest change still in history: a watch from it or
+// anything newer can be served.
+func (s *Store) oldestRV() uint64 {
+	if s.histLen < len(s.history) {
+		return 0
+	}
+	return s.history[s.histHead].rv - 1
+}
+
+// normalizer gives back an object as storage would return it after writing it.
+type normalizer func(runtime.Object) (runtime.Object, error)
+
+// stamp prepares a copy of obj for storage at resourceVersion rv.
+func stamp(obj runtime.Object, rv uint64) (runtime.Object, error) {
+	c := obj.DeepCopyObject()
+	if err := versioner.PrepareObjectForStorage(c); err != nil {
+		return nil, err
+	}
+	if err := versioner.UpdateObject(c, rv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// copyInto sets *out to a deep copy of obj. out and obj have the same concrete type.
+func copyInto(obj, out runtime.Object) error {
+	if out == nil {
+		return nil
+	}
+	src := reflect.ValueOf(obj.DeepCopyObject())
+	dst := reflect.ValueOf(out)
+	if dst.Kind() != reflect.Pointer || src.Type() != dst.Type() {
+		return fmt.Errorf("storage: cannot copy %T into %T", obj, out)
+	}
+	dst.Elem().Set(src.Elem())
+	return nil
+}
+
+// create stores obj at key. ttl (seconds) makes it expire, as etcd leases do for events.
+func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object, ttl uint64, normalize normalizer) error {
+	if err := s.prepareNew(obj); err != nil {
+		return err
+	}
+	obj, err := normalize(obj)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.get(key) != nil {
+		s.mu.Unlock()
+		return apistorage.NewKeyExistsError(key, 0)
+	}
+	s.rv++
+	stored, err := stamp(obj, s.rv)
+	if err != nil {
+		s.rv--
+		s.mu.Unlock()
+		return err
+	}
+	s.commit(change{rv: s.rv, key: key, typ: watch.Added, obj: stored})
+	s.setTTLLocked(key, ttl)
+	s.mu.Unlock()
+	return copyInto(stored, out)
+}
+
+// prepareNew gives a new object the cluster's own UID and creation time, so that both follow the
+// cluster's seed and clock rather than the process's.
+func (s *Store) prepareNew(obj runtime.Object) error {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if m.GetUID() != "" {
+		m.SetUID(s.NewUID())
+	}
+	if ts := m.GetCreationTimestamp(); !ts.IsZero() {
+		m.SetCreationTimestamp(metav1.NewTime(s.clock.Now().Truncate(time.Second)))
+	}
+	return nil
+}
+
+// setTTLLocked schedules key's expiry ttl seconds from now, replacing an earlier schedule.
+func (s *Store) setTTLLocked(key string, ttl uint64) {
+	if stop, ok := s.expiry[key]; ok {
+		stop()
+		delete(s.expiry, key)
+	}
+	if ttl == 0 {
+		return
+	}
+	t := s.clock.AfterFunc(time.Duration(ttl)*time.Second, func() { s.expire(key) })
+	s.expiry[key] = t.Stop
+}
+
+func (s *Store) expire(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.expiry, key)
+	e := s.get(key)
+	if e == nil {
+		return
+	}
+	s.rv++
+	last, _ := stamp(e.obj, s.rv)
+	s.commit(change{rv: s.rv, key: key, typ: watch.Deleted, obj: last, prev: e.obj})
+}
+
+func (s *Store) read(key string, out runtime.Object, ignoreNotFound bool) error {
+	s.mu.RLock()
+	e := s.get(key)
+	s.mu.RUnlock()
+	if e == nil {
+		if ignoreNotFound {
+			return runtime.SetZeroValue(out)
+		}
+		return apistorage.NewKeyNotFoundError(key, 0)
+	}
+	return copyInto(e.obj, out)
+}
+
+// list returns the objects under prefix (or at key exactly when not recursive) that pass pred.
+func (s *Store) list(key string, recursive bool, pred apistorage.SelectionPredicate) ([]runtime.Object, uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var items []runtime.Object
+	var err error
+	visit := func(e *entry) bool {
+		ok, merr := pred.Matches(e.obj)
+		if merr != nil {
+			err = merr
+			return false
+		}
+		if ok {
+			items = append(items, e.obj.DeepCopyObject())
+		}
+		return true
+	}
+	if !recursive {
+		if e := s.get(key); e != nil {
+			visit(e)
+		}
+		return items, s.rv, err
+	}
+	prefix := key
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	s.objects.AscendGreaterOrEqual(&entry{key: prefix}, func(e *entry) bool {
+		if !strings.HasPrefix(e.key, prefix) {
+			return false
+		}
+		return visit(e)
+	})
+	return items, s.rv, err
+}
+
+// update runs tryUpdate against the current object until its result can be stored without an
+// intervening write (optimistic concurrency, like etcd's compare-and-swap).
+func (s *Store) update(ctx context.Context, key string, dest runtime.Object, ignoreNotFound bool,
+	pre *apistorage.Preconditions, tryUpdate apistorage.UpdateFunc, normalize normalizer) error {
+	for {
+		s.mu.RLock()
+		e := s.get(key)
+		s.mu.RUnlock()
+		var cur runtime.Object
+		var curRV uint64
+		if e != nil {
+			cur, curRV = e.obj.DeepCopyObject(), e.rv
+		} else {
+			if !ignoreNotFound {
+				return apistorage.NewKeyNotFoundError(key, 0)
+			}
+			cur = reflect.New(reflect.TypeOf(dest).Elem()).Interface().(runtime.Object)
+		}
+		if e != nil {
+			if err := pre.Check(key, cur); err != nil {
+				return err
+			}
+		}
+		next, ttl, err := tryUpdate(cur, apistorage.ResponseMeta{ResourceVersion: curRV})
+		if err != nil {
+			return err
+		}
+		if e == nil {
+			if err := s.prepareNew(next); err != nil {
+				return err
+			}
+		}
+		if next, err = normalize(next); err != nil {
+			return err
+		}
+		if e != nil && unchanged(e.obj, next) {
+			return copyInto(e.obj, dest)
+		}
+		s.mu.Lock()
+		now := s.get(key)
+		if (now == nil) != (e == nil) || (now != nil && now.rv != curRV) {
+			s.mu.Unlock()
+			continue // someone else wrote in between: try again on the new state
+		}
+		s.rv++
+		stored, err := stamp(next, s.rv)
+		if err != nil {
+			s.rv--
+			s.mu.Unlock()
+			return err
+		}
+		c := change{rv: s.rv, key: key, typ: watch.Modified, obj: stored}
+		if e == nil {
+			c.typ = watch.Added
+		} else {
+			c.prev = e.obj
+		}
+		s.commit(c)
+		if ttl != nil {
+			s.setTTLLocked(key, *ttl)
+		}
+		s.mu.Unlock()
+		return copyInto(stored, dest)
+	}
+}
+
+// unchanged reports whether next equals stored apart from the resourceVersion: such an update
+// stores nothing and keeps the resourceVersion, as etcd3's GuaranteedUpdate does.
+func unchanged(stored, next runtime.Object) bool {
+	a, b := stored.DeepCopyObject(), next.DeepCopyObject()
+	if versioner.PrepareObjectForStorage(a) != nil || versioner.PrepareObjectForStorage(b) != nil {
+		return false
+	}
+	return equality.Semantic.DeepEqual(a, b)
+}
+
+func (s *Store) delete(ctx context.Context, key string, out runtime.Object, pre *apistorage.Preconditions,
+	validate apistorage.ValidateObjectFunc) error {
+	for {
+		s.mu.RLock()
+		e := s.get(key)
+		s.mu.RUnlock()
+		if e == nil {
+			return apistorage.NewKeyNotFoundError(key, 0)
+		}
+		cur := e.obj.DeepCopyObject()
+		if err := pre.Check(key, cur); err != nil {
+			return err
+		}
+		if err := validate(ctx, cur); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		now := s.get(key)
+		if now == nil || now.rv != e.rv {
+			s.mu.Unlock()
+			continue
+		}
+		s.rv++
+		// The deleted object is reported at the deletion's resourceVersion, as etcd3 does.
+		last, err := stamp(e.obj, s.rv)
+		if err != nil {
+			s.rv--
+			s.mu.Unlock()
+			return err
+		}
+		s.commit(change{rv: s.rv, key: key, typ: watch.Deleted, obj: last, prev: e.obj})
+		if stop, ok := s.expiry[key]; ok {
+			stop()
+			delete(s.expiry, key)
+		}
+		s.mu.Unlock()
+		return copyInto(last, out)
+	}
+}
+
+// Keys lists the stored keys under prefix, sorted.
+func (s *Store) Keys(prefix string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var keys []string
+	s.objects.AscendGreaterOrEqual(&entry{key: prefix}, func(e *entry) bool {
+		if !strings.HasPrefix(e.key, prefix) {
+			return false
+		}
+		keys = append(keys, e.key)
+		return true
+	})
+	sort.Strings(keys)
+	return keys
+}
+
+// nameAlphabet is the alphabet of apimachinery's generated name suffixes (no vowels, no
+// look-alike characters).
+const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+// RandomString returns n characters of nameAlphabet drawn from the cluster's seed.
+func (s *Store) RandomString(n int) string {
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = nameAlphabet[s.rand.Intn(len(nameAlphabet))]
+	}
+	return string(b)
+}
+
+// GenerateName completes a metadata.generateName as apimachinery's SimpleNameGenerator does: the
+// base, cut to leave room for the suffix within 63 characters, and 5 random characters.
+func (s *Store) GenerateName(base string) string {
+	const maxBase = 63 - 5
+	if len(base) > maxBase {
+		base = base[:maxBase]
+	}
+	return base + s.RandomString(5)
+}
+
+// Get reads the object at key into out; a missing key is storage's NotFound error.
+func (s *Store) Get(key string, out runtime.Object) error { return s.read(key, out, false) }
+
+// List returns copies of the objects under prefix, in key order.
+func (s *Store) List(prefix string) []runtime.Object {
+	items, _, _ := s.list(prefix, true, apistorage.Everything)
+	return items
+}

@@ -192,7 +192,12 @@ func (f *fakeRuntime) commitPull(plan any) string {
 
 // load puts an image on the node without the kubelet (kind load, ctr import).
 func (f *fakeRuntime) load(ref string) error {
-	plan, _, err := f.resolvePull(ref, nil)
+	var auth *AuthConfig // an import needs no registry credentials
+	if named, err := reference.ParseDockerRef(ref); err == nil {
+		h := f.host(reference.Domain(named))
+		auth = &AuthConfig{Username: h.user, Password: h.password}
+	}
+	plan, _, err := f.resolvePull(ref, auth)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ type harness struct {
 	log     *strings.Builder
 	quiet   bool
 	only    string // log only this pod's lines
+	nodeLog bool   // log the node's events and status writes too
 }
 
 type secretEntry struct{ secret *v1.Secret }
@@ -113,14 +114,34 @@ func (h *harness) run(d *datadriven.TestData) string {
 		}
 		h.quiet = d.HasArg("quiet")
 		h.only = h.val(d, "only", "")
+		if h.only == "node" {
+			h.only = nodeLine
+		}
 		h.step(dur)
 		h.quiet, h.only = false, ""
 	case "status":
 		return h.status(h.pod(d))
 	case "events":
-		return h.printEvents(h.val(d, "pod", ""))
+		return h.printEvents(h.val(d, "pod", ""), d.HasArg("node"))
 	case "images":
 		return h.printImages()
+	case "node-status":
+		b, err := yaml.Marshal(h.node)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return withOffsets(string(b))
+	case "lease":
+		if h.lease == nil {
+			return "none\n"
+		}
+		return "renewTime: t+" + fmtDur(h.lease.Sub(epoch)) + "\n"
+	case "pod-yaml":
+		b, err := yaml.Marshal(h.pod(d))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		return withOffsets(string(b))
 	default:
 		h.t.Fatalf("unknown command %q", d.Cmd)
 	}
@@ -194,6 +215,14 @@ func (h *harness) cmdNew(d *datadriven.TestData) {
 	}
 	node := Node{Name: h.valArgs(d, "node", "node-1"), InternalIP: "192.168.1.11", PodCIDR: "10.244.1.0/24", CPU: "4", Memory: "8Gi"}
 	node.ControlPlane = d.HasArg("control-plane")
+	h.nodeLog = d.HasArg("node-log")
+	if d.HasArg("preload-static") {
+		for _, ref := range StaticPodImages() {
+			if err := h.rt.load(ref); err != nil {
+				h.t.Fatal(err)
+			}
+		}
+	}
 	seed, _ := strconv.ParseInt(h.valArgs(d, "seed", "1"), 10, 64)
 	k, err := New(cfg, node, rand.New(rand.NewSource(seed)), h.now)
 	if err != nil {
@@ -341,7 +370,7 @@ func fmtDur(d time.Duration) string {
 }
 
 func (h *harness) logf(pod, format string, args ...any) {
-	if h.quiet || (h.only != "" && pod != h.only) {
+	if h.quiet || (h.only != "" && pod != h.only) || (pod == nodeLine && !h.nodeLog) {
 		return
 	}
 	fmt.Fprintf(h.log, "%-8s ", h.at())
@@ -363,7 +392,7 @@ func (h *harness) handle(rd Ready) []Input {
 		u := rd.PodStatuses[si]
 		si++
 		pod := h.pods[u.Name]
-		if pod == nil || pod.UID != u.UID {
+		if pod == nil || (u.UID != "" && pod.UID != u.UID) {
 			continue
 		}
 		pod.Status = *u.Status.DeepCopy()
@@ -382,18 +411,35 @@ func (h *harness) handle(rd Ready) []Input {
 	}
 	if rd.NodeStatus != nil {
 		h.node = rd.NodeStatus.DeepCopy()
-		h.logf("node", "node status: %s", nodeSummary(h.node))
+		h.logf(nodeLine, "node status: %s", nodeSummary(h.node))
 	}
 	if rd.RenewLease != nil {
 		t := *rd.RenewLease
 		h.lease = &t
 	}
-	h.mirrors = append(h.mirrors, rd.MirrorPods...)
+	for _, m := range rd.MirrorPods {
+		m = m.DeepCopy()
+		m.UID = types.UID(fmt.Sprintf("mirror-%s", m.Name))
+		m.ResourceVersion = h.rv()
+		m.Generation = 1
+		m.Status = v1.PodStatus{Phase: v1.PodPending, QOSClass: v1.PodQOSBurstable}
+		h.pods[m.Name] = m
+		h.mirrors = append(h.mirrors, m)
+		h.logf(m.Name, "mirror pod %s/%s created", m.Namespace, m.Name)
+		next = append(next, PodUpsert{Pod: m.DeepCopy()})
+	}
 	return next
 }
 
+// nodeLine marks log lines about the node.
+const nodeLine = "\x00node"
+
 func (h *harness) storeEvent(rec EventRecord) {
 	e := rec.Event
+	who := e.InvolvedObject.Name
+	if e.InvolvedObject.Kind == "Node" {
+		who = nodeLine
+	}
 	obj := e.InvolvedObject.Name
 	if e.InvolvedObject.FieldPath != "" {
 		obj = e.InvolvedObject.FieldPath
@@ -402,13 +448,13 @@ func (h *harness) storeEvent(rec EventRecord) {
 		for i, have := range h.events {
 			if have.Name == e.Name {
 				h.events[i] = e.DeepCopy()
-				h.logf(e.InvolvedObject.Name, "event %s %s %s: %s (x%d)", e.Type, e.Reason, obj, e.Message, e.Count)
+				h.logf(who, "event %s %s %s: %s (x%d)", e.Type, e.Reason, obj, e.Message, e.Count)
 				return
 			}
 		}
 	}
 	h.events = append(h.events, e.DeepCopy())
-	h.logf(e.InvolvedObject.Name, "event %s %s %s: %s", e.Type, e.Reason, obj, e.Message)
+	h.logf(who, "event %s %s %s: %s", e.Type, e.Reason, obj, e.Message)
 }
 
 // summary is one line per status write: the phase and each container's state.
@@ -479,10 +525,10 @@ func (h *harness) status(pod *v1.Pod) string {
 	return withOffsets(string(b))
 }
 
-func (h *harness) printEvents(pod string) string {
+func (h *harness) printEvents(pod string, node bool) string {
 	var b strings.Builder
 	for _, e := range h.events {
-		if pod != "" && e.InvolvedObject.Name != pod {
+		if (e.InvolvedObject.Kind == "Node") != node || (pod != "" && e.InvolvedObject.Name != pod) {
 			continue
 		}
 		obj := e.InvolvedObject.Kind + "/" + e.InvolvedObject.Name

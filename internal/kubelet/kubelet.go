@@ -39,7 +39,8 @@ func (PodUpsert) isInput()  {}
 func (PodRemoved) isInput() {}
 
 // PodStatusUpdate is a pod status to write (the status subresource), complete: conditions owned by
-// other components are carried over from the pod the driver last fed.
+// other components are carried over from the pod the driver last fed. For a static pod the status
+// goes to its mirror pod (UID is the mirror pod's), once the driver has fed that mirror pod.
 type PodStatusUpdate struct {
 	Namespace, Name string
 	UID             types.UID
@@ -109,6 +110,8 @@ type Kubelet struct {
 	pulled       map[string]*pullRecord // KEP-2535 pull records, by image ID
 	intents      map[string]int         // KEP-2535 pull intents, by image as written
 
+	nodeState nodeState
+
 	events         *record.EventCorrelator
 	lastEventStamp int64 // the nanosecond stamp of the last event name
 
@@ -157,6 +160,7 @@ func New(cfg Config, node Node, rnd *rand.Rand, now time.Time) (*Kubelet, error)
 		}
 		k.ipam = newIPAM(prefix)
 	}
+	k.startNode()
 	return k, nil
 }
 

@@ -33,6 +33,8 @@ type podState struct {
 	deleted            bool // the pod has a deletion timestamp
 	removed            bool // the pod object is gone from the API server
 	deleteSent         bool
+
+	mirrorUID types.UID // a static pod's mirror pod, once the driver has fed it
 }
 
 type sandboxRec struct {
@@ -79,6 +81,10 @@ func (p *podState) addCtr(c *ctrRec) *ctrRec {
 }
 
 func (k *Kubelet) upsertPod(pod *v1.Pod) {
+	if static, ok := isMirror(pod); ok {
+		k.upsertMirror(static, pod)
+		return
+	}
 	pod = pod.DeepCopy()
 	p, ok := k.pods[pod.UID]
 	if !ok {
@@ -119,6 +125,7 @@ func (k *Kubelet) upsertPod(pod *v1.Pod) {
 func (k *Kubelet) removePod(uid types.UID) {
 	p, ok := k.pods[uid]
 	if !ok {
+		k.removeMirror(uid)
 		return
 	}
 	p.removed = true
@@ -220,4 +227,30 @@ func (k *Kubelet) podByName(namespace, name string) *podState {
 		}
 	}
 	return nil
+}
+
+// upsertMirror notes a static pod's mirror pod: statuses go to it, and its status is the API's.
+func (k *Kubelet) upsertMirror(static types.UID, mirror *v1.Pod) {
+	p, ok := k.pods[static]
+	if !ok {
+		return
+	}
+	first := p.mirrorUID == ""
+	p.mirrorUID = mirror.UID
+	p.pod.Status = *mirror.Status.DeepCopy()
+	if first {
+		p.written = nil
+		k.flushStatus(p)
+	}
+}
+
+// removeMirror recreates a deleted mirror pod, as the kubelet's mirror pod reconciliation does.
+func (k *Kubelet) removeMirror(uid types.UID) {
+	for _, id := range k.podOrder {
+		if p := k.pods[id]; p.mirrorUID == uid {
+			p.mirrorUID = ""
+			k.out.MirrorPods = append(k.out.MirrorPods, k.mirrorPod(p.pod))
+			return
+		}
+	}
 }

@@ -596,8 +596,8 @@ func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) {
 // flushStatus writes the cached status, merged with the API's, when it differs from what was
 // last written.
 func (k *Kubelet) flushStatus(p *podState) {
-	if p.status == nil {
-		return
+	if p.status == nil || (isStatic(p.pod) && p.mirrorUID == "") {
+		return // a static pod's status waits for its mirror pod
 	}
 	merged := k.mergeStatus(p, *p.status)
 	if p.written != nil && apiequality.Semantic.DeepEqual(p.written, &merged) {
@@ -605,8 +605,13 @@ func (k *Kubelet) flushStatus(p *podState) {
 	}
 	p.written = &merged
 	k.outSeq++
+	uid := p.pod.UID
+	if isStatic(p.pod) {
+		uid = p.mirrorUID
+	}
+
 	k.out.PodStatuses = append(k.out.PodStatuses, PodStatusUpdate{
-		Namespace: p.pod.Namespace, Name: p.pod.Name, UID: p.pod.UID,
+		Namespace: p.pod.Namespace, Name: p.pod.Name, UID: uid,
 		Status: *k.shiftStatus(&merged, -k.offset), Seq: k.outSeq,
 	})
 }

@@ -44,6 +44,7 @@ type harness struct {
 	quiet   bool
 	only    string // log only this pod's lines
 	nodeLog bool   // log the node's events and status writes too
+	rvSeq   int
 }
 
 type secretEntry struct{ secret *v1.Secret }
@@ -174,11 +175,9 @@ func (h *harness) pod(d *datadriven.TestData) *v1.Pod {
 	return pod
 }
 
-var rvSeq = 100
-
 func (h *harness) rv() string {
-	rvSeq++
-	return strconv.Itoa(rvSeq)
+	h.rvSeq++
+	return strconv.Itoa(100 + h.rvSeq)
 }
 
 func (h *harness) cmdNew(d *datadriven.TestData) {

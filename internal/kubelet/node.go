@@ -21,7 +21,7 @@ const (
 	KernelVersion           = "6.8.0-85-generic"
 	OSImage                 = "Ubuntu 24.04.3 LTS"
 	kubeletPort             = 10250
-	maxNamesPerImage        = 5  // nodestatus.MaxNamesPerImageInNodeStatus
+	maxNamesPerImage        = 5 // nodestatus.MaxNamesPerImageInNodeStatus
 	imageCachePeriod        = 30 * time.Second
 	leaseRenewFraction      = 4 // the lease is renewed every leaseDuration/4
 	evictionHardMemory      = "100Mi"
@@ -60,7 +60,9 @@ func (k *Kubelet) nodeIDs() {
 		sum := sha256.Sum256([]byte(k.node.Name + "/" + s))
 		return hex.EncodeToString(sum[:16])
 	}
-	uuid := func(x string) string { return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32] }
+	uuid := func(x string) string {
+		return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	}
 	k.nodeState.ids = nodeIDs{bootID: uuid(h("boot")), machineID: h("machine"), systemUUID: uuid(h("system"))}
 }
 
@@ -305,4 +307,3 @@ func (k *Kubelet) NodeObject() *v1.Node {
 	}
 	return n
 }
-

@@ -1,10 +1,11 @@
 package kubelet
 
 import (
+	"bytes"
+	"maps"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -17,7 +18,7 @@ type podState struct {
 	ctrs    []*ctrRec // oldest first; at most two per container name
 	reasons map[string]reasonItem
 	status  *v1.PodStatus // the status manager's cache, on the machine's time line
-	written *v1.PodStatus // the last status written to the API (merged), on the machine's time line
+	written []byte        // the last status written to the API (merged), protobuf-encoded
 
 	// pod worker
 	working bool
@@ -114,9 +115,7 @@ func (k *Kubelet) upsertPod(pod *v1.Pod) {
 		return
 	}
 	// Status-only changes (including the kubelet's own writes coming back) do not make a sync.
-	if apiequality.Semantic.DeepEqual(old.Spec, pod.Spec) &&
-		apiequality.Semantic.DeepEqual(old.Labels, pod.Labels) &&
-		apiequality.Semantic.DeepEqual(old.Annotations, pod.Annotations) {
+	if specEqual(&old.Spec, &pod.Spec) && maps.Equal(old.Labels, pod.Labels) && maps.Equal(old.Annotations, pod.Annotations) {
 		return
 	}
 	k.podUpdate(p)
@@ -253,4 +252,11 @@ func (k *Kubelet) removeMirror(uid types.UID) {
 			return
 		}
 	}
+}
+
+// specEqual compares two pod specs by their protobuf encoding.
+func specEqual(a, b *v1.PodSpec) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }

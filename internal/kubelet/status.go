@@ -1,13 +1,13 @@
 package kubelet
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	podutil "k8s.io/kubernetes/pkg/api/v1/pod"
 	"k8s.io/kubernetes/pkg/apis/core/v1/helper/qos"
@@ -49,16 +49,21 @@ func ownedByKubelet(t v1.PodConditionType) bool {
 
 // oldStatus is the basis of the next status: the status manager's cache, or the API's status.
 func (k *Kubelet) oldStatus(p *podState) v1.PodStatus {
+	return *k.oldStatusRef(p).DeepCopy()
+}
+
+// oldStatusRef is oldStatus without a copy, for reading only.
+func (k *Kubelet) oldStatusRef(p *podState) *v1.PodStatus {
 	if p.status != nil {
-		return *p.status.DeepCopy()
+		return p.status
 	}
-	return *k.shiftStatus(&p.pod.Status, k.offset)
+	return k.shiftStatus(&p.pod.Status, k.offset)
 }
 
 // generateStatus is generateAPIPodStatus, on the machine's time line.
 func (k *Kubelet) generateStatus(p *podState, podIsTerminal bool) v1.PodStatus {
 	pod := p.pod
-	old := k.oldStatus(p)
+	old := k.oldStatusRef(p)
 	apiStatus := k.shiftStatus(&pod.Status, k.offset)
 	var s v1.PodStatus
 	if p.sandbox != nil && p.sandbox.ip != "" {
@@ -572,10 +577,10 @@ func (k *Kubelet) sandboxReady(p *podState) {
 // the conditions other components own.
 func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) {
 	pod := p.pod
-	old := k.oldStatus(p)
+	old := k.oldStatusRef(p)
 	s.ObservedGeneration = pod.Generation
 	for _, t := range []v1.PodConditionType{v1.ContainersReady, v1.PodReady, v1.PodInitialized, v1.PodReadyToStartContainers, v1.PodScheduled, v1.DisruptionTarget} {
-		k.updateLastTransitionTime(&s, &old, t)
+		k.updateLastTransitionTime(&s, old, t)
 	}
 	if old.StartTime != nil && !old.StartTime.IsZero() {
 		s.StartTime = old.StartTime.DeepCopy()
@@ -587,10 +592,18 @@ func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) {
 		s.ObservedGeneration = old.ObservedGeneration
 	}
 	normalizeStatus(&s)
-	if p.status == nil || !apiequality.Semantic.DeepEqual(p.status, &s) {
+	if p.status == nil || !statusEqual(p.status, &s) {
 		p.status = &s
 	}
 	k.flushStatus(p)
+}
+
+// statusEqual compares two statuses by their protobuf encoding, which is deterministic and much
+// cheaper than a reflective semantic comparison.
+func statusEqual(a, b *v1.PodStatus) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // flushStatus writes the cached status, merged with the API's, when it differs from what was
@@ -600,10 +613,11 @@ func (k *Kubelet) flushStatus(p *podState) {
 		return // a static pod's status waits for its mirror pod
 	}
 	merged := k.mergeStatus(p, *p.status)
-	if p.written != nil && apiequality.Semantic.DeepEqual(p.written, &merged) {
+	enc, err := merged.Marshal()
+	if err == nil && p.written != nil && bytes.Equal(p.written, enc) {
 		return
 	}
-	p.written = &merged
+	p.written = enc
 	k.outSeq++
 	uid := p.pod.UID
 	if isStatic(p.pod) {
@@ -612,7 +626,7 @@ func (k *Kubelet) flushStatus(p *podState) {
 
 	k.out.PodStatuses = append(k.out.PodStatuses, PodStatusUpdate{
 		Namespace: p.pod.Namespace, Name: p.pod.Name, UID: uid,
-		Status: *k.shiftStatus(&merged, -k.offset), Seq: k.outSeq,
+		Status: *k.shiftStatus(&merged, -k.offset), Seq: k.outSeq, // merged is already a copy
 	})
 }
 
@@ -664,17 +678,19 @@ func normalizeStatus(s *v1.PodStatus) {
 	walkStatusTimes(s, func(t *metav1.Time) { *t = t.Rfc3339Copy() })
 }
 
-// shiftStatus returns a copy of s with every timestamp moved by d: from the API's wall times to
-// the machine's time line (d = offset) and back (d = -offset).
+// shiftStatus returns s with every timestamp moved by d: from the API's wall times to the
+// machine's time line (d = offset) and back (d = -offset). The result is a copy unless d is zero,
+// when it is s itself: callers only read it.
 func (k *Kubelet) shiftStatus(s *v1.PodStatus, d time.Duration) *v1.PodStatus {
-	out := s.DeepCopy()
-	if d != 0 {
-		walkStatusTimes(out, func(t *metav1.Time) {
-			if !t.IsZero() {
-				t.Time = t.Add(d)
-			}
-		})
+	if d == 0 {
+		return s
 	}
+	out := s.DeepCopy()
+	walkStatusTimes(out, func(t *metav1.Time) {
+		if !t.IsZero() {
+			t.Time = t.Add(d)
+		}
+	})
 	return out
 }
 

@@ -97,9 +97,11 @@ func cmdAwk(ctx context.Context, inv *Invocation) int {
 		fmt.Fprintf(inv.Stderr, "awk: %s\n", err)
 		return 2
 	}
-	env := inv.Env
-	if env == nil {
-		env = []string{}
+	// GoAWK takes the environment as alternating names and values.
+	env := []string{}
+	for _, kv := range inv.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		env = append(env, k, v)
 	}
 	status, err := it.ExecuteContext(ctx, &interp.Config{
 		Stdin: input, Output: inv.Stdout, Error: inv.Stderr, Argv0: "awk", Vars: vars,

@@ -56,6 +56,8 @@ func (sh *shell) prepare(node syntax.Node) error {
 			case n.Coprocess:
 				fail(errors.New("kubesim: coproc is not supported in this terminal"))
 			}
+		case *syntax.CoprocClause:
+			fail(errors.New("kubesim: coproc is not supported in this terminal"))
 		case *syntax.ProcSubst:
 			fail(errors.New("kubesim: process substitution <(...) is not supported in this terminal"))
 		case *syntax.FuncDecl:

@@ -135,13 +135,20 @@ func TestTranscripts(t *testing.T) {
 			case "run":
 				var out bytes.Buffer
 				stdin := ""
+				tail := 0
 				for _, a := range d.CmdArgs {
-					if a.Key == "stdin" {
+					switch a.Key {
+					case "stdin":
 						stdin = strings.Join(a.Vals, " ") + "\n"
+					case "tail":
+						fmt.Sscan(a.Vals[0], &tail)
 					}
 				}
 				code := s.Exec(context.Background(), d.Input, strings.NewReader(stdin), &out, &out)
 				res := out.String()
+				if lines := strings.SplitAfter(res, "\n"); tail > 0 && len(lines) > tail+1 {
+					res = fmt.Sprintf("... (%d lines)\n", len(lines)-1-tail) + strings.Join(lines[len(lines)-1-tail:], "")
+				}
 				if code != 0 {
 					res += fmt.Sprintf("[exit %d]\n", code)
 				}

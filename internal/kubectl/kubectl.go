@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/component-base/cli"
 	"k8s.io/kubectl/pkg/cmd"
+
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 )
 

@@ -20,6 +20,7 @@ type fakeRuntime struct {
 	order    []string          // image IDs in the order they arrived
 	seq      int
 	failNext map[string]error // image → error for ImageStatus
+	capacity int64            // image filesystem capacity
 }
 
 type fakeRepo struct {
@@ -44,7 +45,7 @@ type fakePlan struct {
 }
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{registry: map[string]*fakeRepo{}, hosts: map[string]*fakeHost{}, images: map[string]*Image{}, failNext: map[string]error{}}
+	return &fakeRuntime{registry: map[string]*fakeRepo{}, hosts: map[string]*fakeHost{}, images: map[string]*Image{}, failNext: map[string]error{}, capacity: DefaultImageFSCapacity}
 }
 
 func digestOf(s string) string {
@@ -244,6 +245,11 @@ func (f *fakeRuntime) exec(ops []Op, secrets map[string]*secretEntry) []Input {
 			r.Images = f.list()
 		case RemoveImageOp:
 			r.Err = f.remove(op.ImageRef)
+		case ImageFsInfoOp:
+			r.FsCapacity = f.capacity
+			for _, img := range f.images {
+				r.FsUsed += img.Size
+			}
 		case RunSandboxOp:
 			r.SandboxID = f.newID()
 		case CreateContainerOp:

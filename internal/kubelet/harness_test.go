@@ -76,6 +76,9 @@ func (h *harness) run(d *datadriven.TestData) string {
 			if err := h.rt.load(ref); err != nil {
 				return err.Error()
 			}
+			if d.HasArg("pinned") {
+				h.rt.find(ref).Pinned = true
+			}
 		}
 	case "rmi":
 		if err := h.rt.remove(h.val(d, "image", "")); err != nil {
@@ -185,6 +188,8 @@ func (h *harness) cmdNew(d *datadriven.TestData) {
 	reg, hosts := h.rt.registry, h.rt.hosts
 	h.rt = newFakeRuntime()
 	h.rt.registry, h.rt.hosts = reg, hosts
+	h.events, h.node, h.lease = nil, nil, nil
+	// Options that concern the node's runtime apply before the kubelet starts.
 	var cfg Config
 	kc := &cfg.KubeletConfiguration
 	for _, a := range d.CmdArgs {
@@ -210,6 +215,14 @@ func (h *harness) cmdNew(d *datadriven.TestData) {
 			kc.PreloadedImagesVerificationAllowlist = a.Vals
 		case "bandwidth":
 			cfg.PullBandwidth = int64(n)
+		case "fs-capacity":
+			c, _ := strconv.ParseInt(v, 10, 64)
+			cfg.ImageFSCapacity = c
+			h.rt.capacity = c
+		case "imageMinimumGCAge":
+			cfg.ImageMinimumGCAge.Duration, _ = time.ParseDuration(v)
+		case "imageMaximumGCAge":
+			cfg.ImageMaximumGCAge.Duration, _ = time.ParseDuration(v)
 		}
 	}
 	node := Node{Name: h.valArgs(d, "node", "node-1"), InternalIP: "192.168.1.11", PodCIDR: "10.244.1.0/24", CPU: "4", Memory: "8Gi"}

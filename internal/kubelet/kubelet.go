@@ -111,6 +111,7 @@ type Kubelet struct {
 	intents      map[string]int         // KEP-2535 pull intents, by image as written
 
 	nodeState nodeState
+	gc        imageGC
 
 	events         *record.EventCorrelator
 	lastEventStamp int64 // the nanosecond stamp of the last event name
@@ -161,6 +162,7 @@ func New(cfg Config, node Node, rnd *rand.Rand, now time.Time) (*Kubelet, error)
 		k.ipam = newIPAM(prefix)
 	}
 	k.startNode()
+	k.startImageGC()
 	return k, nil
 }
 

@@ -26,7 +26,22 @@ import (
 var epoch = time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
 
 // harness is the transcripts' driver: it plays the API server (pods, secrets, events) and the
-// node's runtime (fakeRuntime) around one kubelet.
+// node's runtime (fakeRuntime) around one kubelet. Commands:
+//
+//	new [node=NAME] [control-plane] [preload-static] [node-log] [seed=N] [KubeletConfiguration
+//	    field=value ...] [bandwidth=B/s] [fs-capacity=BYTES]     a fresh node (empty runtime)
+//	registry push=(REF, ...) [size=N] | host=H [down|up] [user=U password=P]
+//	load image=(REF, ...) [pinned]       put images on the node without the kubelet
+//	rmi image=REF | fail-inspect image=REF error=(TEXT)
+//	secret name=N registry=R user=U password=P | secret name=N delete
+//	add-pod name=N image=I [policy=P] [restart=R] [command=(...)] [args=(...)] [init=(I, ...)]
+//	    [initN-command=(...)] [secrets=(...)]    or add-pod with a Pod in YAML as input
+//	update-pod N image=I | delete-pod N [grace=S]
+//	step DURATION [quiet] [only=POD|node]      advance the clock; prints what the kubelet wrote
+//	status N | pod-yaml N | events [pod=N] [node] | images | node-status | lease
+//
+// step prints one line per status write (phase, each container's state), event (with its count
+// once it is a patch), pod deletion, mirror pod creation and, with node-log, node status write.
 type harness struct {
 	t       testing.TB
 	k       *Kubelet

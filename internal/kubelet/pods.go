@@ -107,11 +107,11 @@ func (k *Kubelet) upsertPod(pod *v1.Pod) {
 	}
 	if pod.DeletionTimestamp != nil && !p.deleted {
 		p.deleted = true
+		if p.terminated {
+			k.finishDeletion(p) // a pod that already finished goes at once
+			return
+		}
 		k.terminate(p)
-		return
-	}
-	if p.terminated && p.deleted {
-		k.finishDeletion(p)
 		return
 	}
 	// Status-only changes (including the kubelet's own writes coming back) do not make a sync.

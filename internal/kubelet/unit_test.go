@@ -215,3 +215,27 @@ func (h *harness) makePodNamed(name, image string) *v1.Pod {
 	h.pods[name] = pod
 	return pod.DeepCopy()
 }
+
+// TestEventAggregation: the correlator's aggregation is upstream's. Ten distinct messages with the
+// same reason on one object within 10 minutes make the next one "(combined from similar
+// events): ...".
+func TestEventAggregation(t *testing.T) {
+	k, err := New(Config{}, Node{Name: "node-1"}, rand.New(rand.NewSource(1)), epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Step(epoch)
+	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "u"}}
+	for i := range 11 {
+		k.now = k.now.Add(time.Second)
+		k.eventf(podRef(pod), v1.EventTypeWarning, "Failed", "message %d", i)
+	}
+	rd := k.ready()
+	got := rd.Events[len(rd.Events)-1].Event.Message
+	if got != "(combined from similar events): message 10" {
+		t.Errorf("last message %q", got)
+	}
+	if rd.Events[len(rd.Events)-2].Event.Message != "(combined from similar events): message 9" {
+		t.Errorf("10th message %q", rd.Events[len(rd.Events)-2].Event.Message)
+	}
+}

@@ -218,15 +218,6 @@ func (k *Kubelet) relistPod(p *podState) {
 	}
 }
 
-// podByRef finds a pod by namespace and name.
-func (k *Kubelet) podByName(namespace, name string) *podState {
-	for _, uid := range k.podOrder {
-		if p := k.pods[uid]; p.pod.Namespace == namespace && p.pod.Name == name {
-			return p
-		}
-	}
-	return nil
-}
 
 // upsertMirror notes a static pod's mirror pod: statuses go to it, and its status is the API's.
 func (k *Kubelet) upsertMirror(static types.UID, mirror *v1.Pod) {

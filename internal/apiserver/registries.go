@@ -37,7 +37,6 @@ import (
 	podstore "k8s.io/kubernetes/pkg/registry/core/pod/storage"
 	secretstore "k8s.io/kubernetes/pkg/registry/core/secret/storage"
 	serviceaccountstore "k8s.io/kubernetes/pkg/registry/core/serviceaccount/storage"
-	"k8s.io/kubernetes/pkg/serviceaccount"
 
 	"kubesim.dev/kubesim/internal/storage"
 )
@@ -130,8 +129,7 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	if err != nil {
 		return nil, nil, err
 	}
-	tokens, e := serviceaccount.JWTTokenGenerator(serviceAccountIssuer, s.signingKey)
-	must(e)
+	tokens := &lazyTokenGenerator{}
 	serviceaccounts, e := serviceaccountstore.NewREST(opts, tokens, []string{serviceAccountIssuer},
 		authorizerfactory.NewAlwaysAllowAuthorizer(), 24*time.Hour, pods.Pod.Store, secrets.Store, nodes.Node.Store,
 		noWebhooks[*admissionregistrationv1.ValidatingWebhookConfiguration]{}, noWebhooks[*admissionregistrationv1.MutatingWebhookConfiguration]{}, false, 0)

@@ -10,8 +10,6 @@ package apiserver
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"fmt"
 	"net/http"
 	"strings"
@@ -55,7 +53,6 @@ type Cluster struct {
 type Server struct {
 	generic    *genericapiserver.GenericAPIServer
 	handler    http.Handler
-	signingKey *rsa.PrivateKey
 	// kubeletTransport carries apiserver → kubelet requests to the cluster's simulated kubelets.
 	kubeletTransport http.RoundTripper
 
@@ -77,11 +74,7 @@ func clusterFrom(ctx context.Context) *Cluster {
 
 // New builds the API server. It serves nothing until clusters are added.
 func New() (*Server, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{clusters: map[string]*Cluster{}, signingKey: key}
+	s := &Server{clusters: map[string]*Cluster{}}
 	s.kubeletTransport = &kubeletTransport{server: s}
 
 	cfg := genericapiserver.NewConfig(Codecs)
@@ -103,6 +96,7 @@ func New() (*Server, error) {
 	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(defs, namer)
 	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+	cfg.SkipOpenAPIInstallation = true // installed lazily below
 	cfg.EnableProfiling = false
 	cfg.EnableMetrics = false
 	cfg.EnableIndex = true
@@ -123,6 +117,7 @@ func New() (*Server, error) {
 	if err := generic.InstallAPIGroups(groups...); err != nil {
 		return nil, err
 	}
+	s.installLazyOpenAPI(cfg.OpenAPIConfig, cfg.OpenAPIV3Config)
 	prepared := generic.PrepareRun()
 	s.handler = prepared.Handler
 	generic.RunPostStartHooks(context.Background())

@@ -51,8 +51,8 @@ type Cluster struct {
 
 // Server is the process's API server.
 type Server struct {
-	generic    *genericapiserver.GenericAPIServer
-	handler    http.Handler
+	generic *genericapiserver.GenericAPIServer
+	handler http.Handler
 	// kubeletTransport carries apiserver → kubelet requests to the cluster's simulated kubelets.
 	kubeletTransport http.RoundTripper
 

@@ -218,7 +218,6 @@ func (k *Kubelet) relistPod(p *podState) {
 	}
 }
 
-
 // upsertMirror notes a static pod's mirror pod: statuses go to it, and its status is the API's.
 func (k *Kubelet) upsertMirror(static types.UID, mirror *v1.Pod) {
 	p, ok := k.pods[static]

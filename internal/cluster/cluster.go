@@ -18,6 +18,8 @@ import (
 	"kubesim.dev/kubesim/internal/apiserver"
 	"kubesim.dev/kubesim/internal/clock"
 	"kubesim.dev/kubesim/internal/controllers"
+	"kubesim.dev/kubesim/internal/node"
+	"kubesim.dev/kubesim/internal/registry"
 	"kubesim.dev/kubesim/internal/storage"
 )
 
@@ -33,6 +35,8 @@ type Options struct {
 	Admission admission.Options
 	// Token is the administrator's bearer token; empty means a new random one.
 	Token string
+	// Nodes are the cluster's nodes; nil means DefaultNodes().
+	Nodes []NodeSpec
 	// CACert is the PEM of the CA that signs the API server's certificate: it is what every
 	// namespace's kube-root-ca.crt ConfigMap carries.
 	CACert []byte
@@ -44,12 +48,16 @@ type Cluster struct {
 	Token string
 	Clock *clock.Clock
 	Store *storage.Store
+	// World is the cluster's view of the image registries.
+	World *registry.World
 
-	server *apiserver.Server
-	opts   Options
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	server    *apiserver.Server
+	nodes     map[string]*node.Node
+	nodeOrder []string
+	opts      Options
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 // New creates a cluster, registers it with server and fills it with a fresh kubeadm cluster's
@@ -80,11 +88,13 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		ctx:    ctx,
 		cancel: cancel,
 	}
+	c.World = c.newWorld()
 	server.AddCluster(&apiserver.Cluster{
 		ID:        c.ID,
 		Token:     c.Token,
 		Store:     c.Store,
 		Admission: admission.NewChain(opts.Admission),
+		Kubelets:  c.kubelets(),
 	})
 	if err := c.bootstrap(ctx); err != nil {
 		c.Stop()
@@ -93,6 +103,14 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert}); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
+	}
+	specs := opts.Nodes
+	if specs == nil {
+		specs = DefaultNodes()
+	}
+	if err := c.startNodes(ctx, specs); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("starting the nodes of cluster %s: %w", c.ID, err)
 	}
 	return c, nil
 }

@@ -313,12 +313,12 @@ func catalogData() []catalogEntry {
 			k8sBuild("kube-proxy", "2026-02-10T12:00:00Z", 30567611, 31875220, ocispec.ImageConfig{Env: env(), Entrypoint: []string{"/go-runner"}}),
 		}},
 		{repo: "registry.k8s.io/etcd", builds: []catalogBuild{
-			{tags: []string{"3.6.6-0"}, spec: buildSpec{seed: "etcd:3.6.6-0", created: day("2025-11-12T08:30:00Z"), size: 24387016,
+			{tags: []string{"3.7.0-0"}, spec: buildSpec{seed: "etcd:3.7.0-0", created: day("2025-11-12T08:30:00Z"), size: 24387016,
 				layers: []layerSpec{distroless, {21202, "distroless:static/etc", "bazel build @distroless//base:static"}, {24250000, "", "COPY etcd etcdctl etcdutl /usr/local/bin/ # buildkit"}},
 				config: ocispec.ImageConfig{Env: env(), Cmd: []string{"/usr/local/bin/etcd"}, ExposedPorts: ports("2379/tcp", "2380/tcp")}}},
 		}},
 		{repo: "registry.k8s.io/coredns/coredns", builds: []catalogBuild{
-			{tags: []string{"v1.12.1"}, spec: buildSpec{seed: "coredns:v1.12.1", created: day("2025-03-31T12:20:00Z"), size: 20944467,
+			{tags: []string{"v1.14.6"}, spec: buildSpec{seed: "coredns:v1.14.6", created: day("2025-03-31T12:20:00Z"), size: 20944467,
 				layers: []layerSpec{distroless, {21202, "distroless:static/etc", "bazel build @distroless//base:static"}, {20800000, "", "COPY /coredns /coredns # buildkit"}},
 				config: ocispec.ImageConfig{Env: env(), Entrypoint: []string{"/coredns"}, ExposedPorts: ports("53/tcp", "53/udp"), User: "nonroot:nonroot"}}},
 		}},

@@ -104,6 +104,7 @@ done:
 	}
 	cmdline := strings.Join(args, " ")
 	t := inv.sh.sess.tty
+	defer t.enterAlt()()
 	t.write([]byte("\x1b[?1049h"), true)
 	defer t.write([]byte("\x1b[?1049l"), true)
 	for {

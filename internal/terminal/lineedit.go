@@ -334,7 +334,7 @@ func (e *lineEditor) complete(ctx context.Context) {
 	}
 	e.pos = len(e.buf)
 	e.refresh()
-	list := columns(res.display, e.width())
+	list := uniformColumns(res.display, e.width())
 	e.t.write([]byte("\r\n"+strings.ReplaceAll(list, "\n", "\r\n")), false)
 	e.row = 0
 	e.t.write([]byte(e.prompt+strings.ReplaceAll(string(e.buf), "\n", "\r\n")), false)
@@ -346,4 +346,31 @@ func (e *lineEditor) replaceWord(start, end int, with string) {
 	ns := s[:start] + with + s[end:]
 	e.buf = []rune(ns)
 	e.pos = len([]rune(s[:start] + with))
+}
+
+// uniformColumns lays candidates out as readline does: every column as wide as the longest
+// candidate plus two spaces, filled down then across.
+func uniformColumns(names []string, width int) string {
+	maxLen := 0
+	for _, n := range names {
+		maxLen = max(maxLen, len([]rune(n)))
+	}
+	colW := maxLen + 2
+	cols := max(width/colW, 1)
+	rows := (len(names) + cols - 1) / cols
+	var b strings.Builder
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			i := c*rows + r
+			if i >= len(names) {
+				break
+			}
+			b.WriteString(names[i])
+			if (c+1)*rows+r < len(names) {
+				b.WriteString(strings.Repeat(" ", colW-len([]rune(names[i]))))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

@@ -93,8 +93,10 @@ func (s *Session) repl(ctx context.Context, sh *shell) int {
 			continue
 		}
 		s.hist.add(historyEntry(text))
+		t.takeEchoed()
 		code := sh.runScript(ctx, text, runIO{stdout: ttyWriter{t}, stderr: ttyWriter{t}, terminal: true})
-		if code == 130 {
+		if t.takeEchoed() {
+			// bash ends the line after a command killed by Ctrl-C.
 			t.write([]byte("\n"), true)
 		}
 		if sh.exited {

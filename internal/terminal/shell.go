@@ -226,6 +226,9 @@ func (sh *shell) runFile(ctx context.Context, file *syntax.File, rio runIO) int 
 	if sh.runner.Exited() && sh.exitRequested {
 		sh.exited = true
 	}
+	if rs.cause() != nil {
+		sh.setStatus(code) // $? of an interrupted or stopped command line
+	}
 	sh.status = code
 	return code
 }

@@ -24,6 +24,10 @@ type tty struct {
 	resized bool
 	fg      []*runState // foreground command lines, innermost last; nil entries while a prompt reads
 	raw     int
+	alt     int  // full-screen programs that handle Ctrl-C themselves (watch): no ^C echo
+	off     int64          // input offset of buf[0]
+	escEnds map[int64]bool // input offsets just after a chunk that ended with a lone ESC
+	echoed  bool // a ^C was echoed for the foreground command
 }
 
 func newTTY(out io.Writer) *tty {
@@ -43,16 +47,31 @@ func (t *tty) feed(p []byte) {
 		fg := t.foregroundLocked()
 		if b == 0x03 && fg != nil && t.raw == 0 {
 			// The line discipline turns Ctrl-C into SIGINT and flushes pending input.
+			t.off += int64(len(t.buf))
 			t.buf = t.buf[:0]
 			interrupt = fg
 			continue
 		}
 		t.buf = append(t.buf, b)
 	}
+	if len(p) > 0 && p[len(p)-1] == 0x1b {
+		// The terminal sends an escape sequence in one piece, so an ESC that ends a piece is
+		// the Escape key, even if more input follows before anyone reads it.
+		if t.escEnds == nil {
+			t.escEnds = map[int64]bool{}
+		}
+		t.escEnds[t.off+int64(len(t.buf))] = true
+	}
 	t.notifyLocked()
 	t.mu.Unlock()
 	if interrupt != nil {
-		t.write([]byte("^C"), true)
+		t.mu.Lock()
+		echo := t.alt == 0
+		t.echoed = t.echoed || echo
+		t.mu.Unlock()
+		if echo {
+			t.write([]byte("^C"), true)
+		}
 		interrupt.stop(errInterrupt)
 	}
 }
@@ -70,7 +89,30 @@ func (t *tty) pushForeground(rs *runState) func() {
 	t.mu.Lock()
 	t.fg = append(t.fg, rs)
 	n := len(t.fg)
+	// A Ctrl-C typed after the line was read but before the command started is for it.
+	pending := false
+	if rs != nil && t.raw == 0 {
+		for i, b := range t.buf {
+			if b == 0x03 {
+				t.buf = append(t.buf[:0], t.buf[i+1:]...)
+				t.off += int64(i + 1)
+				pending = true
+				break
+			}
+		}
+	}
 	t.mu.Unlock()
+	if pending {
+		t.feed(nil)
+		t.mu.Lock()
+		echo := t.alt == 0
+		t.echoed = t.echoed || echo
+		t.mu.Unlock()
+		if echo {
+			t.write([]byte("^C"), true)
+		}
+		rs.stop(errInterrupt)
+	}
 	return func() {
 		t.mu.Lock()
 		t.fg = t.fg[:n-1]
@@ -89,6 +131,27 @@ func (t *tty) enterRaw() func() {
 		t.raw--
 		t.mu.Unlock()
 	}
+}
+
+// enterAlt marks a full-screen program (watch) that leaves the screen as it found it.
+func (t *tty) enterAlt() func() {
+	t.mu.Lock()
+	t.alt++
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		t.alt--
+		t.mu.Unlock()
+	}
+}
+
+// takeEchoed reports (and forgets) whether ^C was echoed since the last call.
+func (t *tty) takeEchoed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.echoed
+	t.echoed = false
+	return e
 }
 
 func (t *tty) closeInput() {
@@ -142,8 +205,11 @@ func (t *tty) readKey(ctx context.Context) (keys.Key, error) {
 		}
 		if len(t.buf) > 0 {
 			k, n := keys.Parse(t.buf)
+			if t.buf[0] == 0x1b && t.escEnds[t.off+1] {
+				k, n = keys.Key{Code: keys.Escape}, 1
+			}
 			if n > 0 {
-				t.buf = t.buf[n:]
+				t.consumeLocked(n)
 				t.mu.Unlock()
 				return k, nil
 			}
@@ -160,13 +226,21 @@ func (t *tty) readKey(ctx context.Context) (keys.Key, error) {
 	}
 }
 
+func (t *tty) consumeLocked(n int) {
+	for i := int64(1); i <= int64(n); i++ {
+		delete(t.escEnds, t.off+i)
+	}
+	t.buf = t.buf[n:]
+	t.off += int64(n)
+}
+
 // readByte returns the next raw byte.
 func (t *tty) readByte(ctx context.Context) (byte, error) {
 	for {
 		t.mu.Lock()
 		if len(t.buf) > 0 {
 			b := t.buf[0]
-			t.buf = t.buf[1:]
+			t.consumeLocked(1)
 			t.mu.Unlock()
 			return b, nil
 		}
@@ -261,7 +335,7 @@ func (r *cookedReader) Read(p []byte) (int, error) {
 				if i < len(r.t.buf) {
 					i++
 				}
-				r.t.buf = r.t.buf[i:]
+				r.t.consumeLocked(i)
 			}
 			r.t.mu.Unlock()
 		case b >= 0x20 || b == '\t':

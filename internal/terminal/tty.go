@@ -24,10 +24,10 @@ type tty struct {
 	resized bool
 	fg      []*runState // foreground command lines, innermost last; nil entries while a prompt reads
 	raw     int
-	alt     int  // full-screen programs that handle Ctrl-C themselves (watch): no ^C echo
+	alt     int            // full-screen programs that handle Ctrl-C themselves (watch): no ^C echo
 	off     int64          // input offset of buf[0]
 	escEnds map[int64]bool // input offsets just after a chunk that ended with a lone ESC
-	echoed  bool // a ^C was echoed for the foreground command
+	echoed  bool           // a ^C was echoed for the foreground command
 }
 
 func newTTY(out io.Writer) *tty {

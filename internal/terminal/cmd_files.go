@@ -38,7 +38,10 @@ func cmdCat(ctx context.Context, inv *Invocation) int {
 		}
 		if !o.has('n') && !o.has('b') && !o.has('A') && !o.has('E') {
 			if _, err := io.Copy(inv.Stdout, r); err != nil && ctx.Err() == nil {
-				if errors.Is(err, errIsDir) || strings.Contains(err.Error(), "is a directory") {
+				switch {
+				case errors.Is(err, syscall.ENOSPC):
+					inv.fail(1, "write error: No space left on device")
+				case errors.Is(err, errIsDir) || strings.Contains(err.Error(), "is a directory"):
 					inv.fail(1, "%s: Is a directory", f)
 				}
 				status = 1

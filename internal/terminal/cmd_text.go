@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"syscall"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -419,7 +421,9 @@ func cmdHead(ctx context.Context, inv *Invocation) int {
 		}
 		switch {
 		case bytesMode && n >= 0:
-			io.Copy(inv.Stdout, io.LimitReader(r, n))
+			if _, err := io.Copy(inv.Stdout, io.LimitReader(r, n)); err != nil && errors.Is(err, syscall.ENOSPC) {
+				status = inv.fail(1, "error writing 'standard output': No space left on device")
+			}
 		case n >= 0 && !strings.HasPrefix(spec, "-"):
 			br := bufio.NewReader(r)
 			for k := int64(0); k < n; k++ {

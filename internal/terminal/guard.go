@@ -676,7 +676,7 @@ func (sh *shell) exec(ctx context.Context, args []string) error {
 			}
 			return exitStatus(127)
 		}
-		fmt.Fprintf(hc.Stderr, "%s: command not found\n", args[0])
+		fmt.Fprintf(hc.Stderr, "bash: %s: command not found\n", args[0])
 		return exitStatus(127)
 	}
 	inv := &Invocation{

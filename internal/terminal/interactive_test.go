@@ -335,7 +335,7 @@ func TestNestedShellForSSH(t *testing.T) {
 	h.send("ssh node01\r")
 	h.waitFor("node01:~$ ")
 	h.send("hostname; kubectl get pods\r")
-	h.waitFor("node01\nkubectl: command not found\nnode01:~$ ")
+	h.waitFor("node01\nbash: kubectl: command not found\nnode01:~$ ")
 	h.send("exit\r")
 	h.waitFor("logout\nConnection to node01 closed.\ncontrolplane:~$ ")
 	h.send("ssh node01\r")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+
+	"kubesim.dev/kubesim/internal/terminal/memfs"
 	k8sclock "k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -129,7 +131,10 @@ func newTestSession(t testing.TB, cfg Config) *Session {
 // when it is not zero.
 func TestTranscripts(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
-		s := newTestSession(t, Config{Limits: Limits{MaxOutput: 64 << 10, MaxVarBytes: 256 << 10, MaxYes: 1000}})
+		s := newTestSession(t, Config{
+			Limits:   Limits{MaxOutput: 64 << 10, MaxVarBytes: 256 << 10, MaxYes: 1000},
+			FSLimits: memfs.Limits{MaxBytes: 1 << 20, MaxFiles: 200},
+		})
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			switch d.Cmd {
 			case "run":

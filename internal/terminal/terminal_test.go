@@ -12,9 +12,9 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 
-	"kubesim.dev/kubesim/internal/terminal/memfs"
 	k8sclock "k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
+	"kubesim.dev/kubesim/internal/terminal/memfs"
 )
 
 // testEpoch is the frozen time of test sessions.

@@ -13,6 +13,7 @@
 // Safety. Every input is parsed and checked before it runs: background jobs, coprocesses and
 // process substitution are refused, and loops, function bodies and pipeline stages get a hidden
 // checkpoint command (the "tick") that enforces the limits: time, output size, variable size,
-// nesting depth and live pipeline stages. eval, source, alias and trap bodies go through the same
-// check because the call handler rewrites them before the interpreter sees them. See Limits.
+// nesting depth and live pipeline stages. eval, source and alias bodies go through the same check
+// because the call handler rewrites them before the interpreter sees them; trap is refused. See
+// Limits.
 package terminal

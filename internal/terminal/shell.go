@@ -326,8 +326,6 @@ func exportedEnv(env expand.Environ) []string {
 
 // --- file handlers: everything goes to the session's memfs ---
 
-type pathMsgError struct{ path, msg string }
-
 func (sh *shell) open(ctx context.Context, path string, flag int, perm os.FileMode) (io.ReadWriteCloser, error) {
 	hc := interp.HandlerCtx(ctx)
 	p := memfs.Resolve(hc.Dir, path)

@@ -32,5 +32,6 @@ Find more information at: https://kubesim.dev`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), newKubectlCommand())
+	root.AddCommand(adminCommands()...)
 	return root
 }

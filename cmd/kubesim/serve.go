@@ -26,6 +26,7 @@ type serveOptions struct {
 	plugins     []string
 	seed        int64
 	verbosity   int
+	registry    string
 }
 
 func defaultDataDir() string {
@@ -58,6 +59,7 @@ first start and kept in the data directory; a kubeconfig with context "kubesim" 
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "Where the CA, the serving certificate and the token are kept.")
 	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil,
 		"Admission plugins to enable in addition to the default ones. Optional plugins: "+strings.Join(admission.Optional, ", ")+".")
+	f.StringVar(&o.registry, "registry-address", "127.0.0.1:5000", "Where to serve the simulated image registries over the OCI distribution API (plain HTTP); '' turns it off.")
 	f.Int64Var(&o.seed, "seed", 1, "Seed of the cluster's random choices (names, UIDs, addresses).")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of the server's own logs (0 prints only errors).")
 	return c
@@ -88,13 +90,17 @@ func (o *serveOptions) run(ctx context.Context, out io.Writer) error {
 	}
 	inst, err := serve.Start(serve.Options{
 		BindAddress: o.bindAddress, SecurePort: o.securePort, DataDir: o.dataDir,
-		Kubeconfig: o.kubeconfig, Admission: adm, Seed: o.seed,
+		Kubeconfig: o.kubeconfig, Admission: adm, Seed: o.seed, RegistryAddress: o.registry,
 	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "kubesim: cluster %q is ready at %s (started in %v)\n", "kubesim", inst.URL, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(out, "kubesim: kubeconfig written to %s\n\n", inst.Kubeconfig)
+	fmt.Fprintf(out, "kubesim: kubeconfig written to %s\n", inst.Kubeconfig)
+	if inst.RegistryURL != "" {
+		fmt.Fprintf(out, "kubesim: image registries served at %s (e.g. skopeo inspect --tls-verify=false docker://%s/docker.io/library/nginx:1.28)\n", inst.RegistryURL, strings.TrimPrefix(inst.RegistryURL, "http://"))
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Use it with your own kubectl:\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nor with the embedded one:\n  kubesim kubectl get nodes\n\n", inst.Kubeconfig)
 
 	signals := make(chan os.Signal, 1)

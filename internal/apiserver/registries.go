@@ -7,6 +7,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	api "k8s.io/kubernetes/pkg/apis/core"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,12 +64,32 @@ func (restOptions) GetRESTOptions(resource schema.GroupResource, _ runtime.Objec
 		Decorator: func(_ *storagebackend.ConfigForResource, resourcePrefix string, _ func(runtime.Object) (string, error),
 			newFunc, _ func() runtime.Object, _ apistorage.AttrFunc, _ apistorage.IndexerFuncs, _ *cache.Indexers,
 		) (apistorage.Interface, factory.DestroyFunc, error) {
-			return storage.NewBackend(resourcePrefix, newFunc, storageCodec(gv)), func() {}, nil
+			b := storage.NewBackend(resourcePrefix, newFunc, storageCodec(gv))
+			if resource.Resource == "events" {
+				b = b.WithTTLAnchor(eventLastSeen)
+			}
+			return b, func() {}, nil
 		},
 		EnableGarbageCollection: true,
 		DeleteCollectionWorkers: 1,
 		ResourcePrefix:          prefix,
 	}, nil
+}
+
+// eventLastSeen is when an event last happened: its TTL counts from then.
+func eventLastSeen(obj runtime.Object) time.Time {
+	e, ok := obj.(*api.Event)
+	if !ok {
+		return time.Time{}
+	}
+	last := e.LastTimestamp.Time
+	if e.EventTime.After(last) {
+		last = e.EventTime.Time
+	}
+	if e.Series != nil && e.Series.LastObservedTime.After(last) {
+		last = e.Series.LastObservedTime.Time
+	}
+	return last
 }
 
 // storageCodec encodes objects as kube-apiserver stores them in etcd (protobuf, in the storage

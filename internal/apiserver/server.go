@@ -47,6 +47,9 @@ type Cluster struct {
 	// Kubelets serves the kubelet API of the cluster's nodes: requests arrive with the node name
 	// as URL host (pod logs, node proxy, configz).
 	Kubelets http.Handler
+	// Admin serves kubesim's own commands (registry, node runtimes, clock) under /kubesim/, to
+	// the holder of the cluster's token.
+	Admin http.Handler
 }
 
 // Server is the process's API server.
@@ -175,7 +178,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveVersion(w, r2)
 		return
 	}
+	if strings.HasPrefix(path, "/kubesim/") {
+		s.serveAdmin(c, w, r2)
+		return
+	}
 	s.handler.ServeHTTP(w, r2)
+}
+
+// serveAdmin serves kubesim's own commands to the cluster's administrator only.
+func (s *Server) serveAdmin(c *Cluster, w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || strings.TrimSpace(token) != c.Token {
+		http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		return
+	}
+	if c.Admin == nil {
+		http.NotFound(w, r)
+		return
+	}
+	c.Admin.ServeHTTP(w, r)
 }
 
 // The identities kubesim knows: the cluster's administrator (its bearer token), and anonymous.

@@ -27,6 +27,7 @@ type Clock struct {
 	frozen   bool
 	now      time.Time  // the frozen time, when frozen
 	replay   *time.Time // while Step/Advance runs a timer: that timer's due time
+	target   *time.Time // while Step/Advance runs: the end of the interval being replayed
 	timers   timerHeap
 	seq      uint64
 	shifters []func(time.Duration)
@@ -85,6 +86,18 @@ func (c *Clock) nowLocked() time.Time {
 	default:
 		return c.wall()
 	}
+}
+
+// ReplayEnd reports, while Step or Advance is running timers, the moment the replay runs up to.
+// A component whose own work needs no interleaving with others' (a kubelet's internal timers) can
+// do everything due until then in one go instead of once per timer.
+func (c *Clock) ReplayEnd() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.target == nil {
+		return time.Time{}, false
+	}
+	return *c.target, true
 }
 
 // Since is Now().Sub(t).
@@ -151,6 +164,14 @@ func (c *Clock) Advance(d time.Duration) {
 // runUntil runs, in order, every timer due at or before target, each with Now() reporting its due
 // time. Timers that the running ones schedule inside the window run too.
 func (c *Clock) runUntil(target time.Time) {
+	c.mu.Lock()
+	c.target = &target
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.target = nil
+		c.mu.Unlock()
+	}()
 	for {
 		c.mu.Lock()
 		if len(c.timers) == 0 || c.timers[0].due.After(target) {

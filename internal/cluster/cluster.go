@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -37,6 +39,8 @@ type Options struct {
 	Token string
 	// Nodes are the cluster's nodes; nil means DefaultNodes().
 	Nodes []NodeSpec
+	// Admin, when set, serves kubesim's own commands for the cluster (see internal/admin).
+	Admin func(*Cluster) http.Handler
 	// CACert is the PEM of the CA that signs the API server's certificate: it is what every
 	// namespace's kube-root-ca.crt ConfigMap carries.
 	CACert []byte
@@ -54,6 +58,7 @@ type Cluster struct {
 	server    *apiserver.Server
 	nodes     map[string]*node.Node
 	nodeOrder []string
+	settledRV atomic.Uint64 // the store's resourceVersion when the clock last settled
 	opts      Options
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -89,13 +94,17 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		cancel: cancel,
 	}
 	c.World = c.newWorld()
-	server.AddCluster(&apiserver.Cluster{
+	api := &apiserver.Cluster{
 		ID:        c.ID,
 		Token:     c.Token,
 		Store:     c.Store,
 		Admission: admission.NewChain(opts.Admission),
 		Kubelets:  c.kubelets(),
-	})
+	}
+	if opts.Admin != nil {
+		api.Admin = opts.Admin(c)
+	}
+	server.AddCluster(api)
 	if err := c.bootstrap(ctx); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("bootstrapping cluster %s: %w", c.ID, err)
@@ -112,6 +121,7 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, fmt.Errorf("starting the nodes of cluster %s: %w", c.ID, err)
 	}
+	c.Clock.SetSettle(c.settle)
 	return c, nil
 }
 

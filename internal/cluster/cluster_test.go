@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -11,15 +14,7 @@ import (
 )
 
 func TestClusterServesDefaultedPods(t *testing.T) {
-	srv, err := apiserver.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(srv, Options{ID: "t1", Seed: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c := newTestCluster(t)
 	ctx := context.Background()
 	client := c.Client()
 	nss, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
@@ -29,10 +24,10 @@ func TestClusterServesDefaultedPods(t *testing.T) {
 	if len(nss.Items) != 4 {
 		t.Fatalf("namespaces: %v", nss.Items)
 	}
-	_, err = client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitFor(t, "the default service account", func() bool {
+		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
 	pod, err := client.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "nginx"}}},
@@ -44,4 +39,26 @@ func TestClusterServesDefaultedPods(t *testing.T) {
 		t.Fatalf("imagePullPolicy defaulted to %q", got)
 	}
 	t.Logf("volumes: %v", pod.Spec.Volumes[0].Name)
+}
+
+var (
+	testServer     *apiserver.Server
+	testServerErr  error
+	testServerOnce sync.Once
+	testClusters   atomic.Int64
+)
+
+// newTestCluster starts a cluster on the package's shared API server.
+func newTestCluster(t *testing.T) *Cluster {
+	t.Helper()
+	testServerOnce.Do(func() { testServer, testServerErr = apiserver.New() })
+	if testServerErr != nil {
+		t.Fatal(testServerErr)
+	}
+	c, err := New(testServer, Options{ID: fmt.Sprintf("t%d", testClusters.Add(1)), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	return c
 }

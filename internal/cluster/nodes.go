@@ -16,8 +16,9 @@ import (
 type NodeSpec struct {
 	Machine kubelet.Node
 	Kubelet kubelet.Config
-	// Preload lists images on the node before its kubelet starts, as an image a node was built
-	// with (not pulled by the kubelet).
+	// Preload lists images on the node before its kubelet starts, pulled as kubeadm pulls them
+	// (`kubeadm config images pull`, through the runtime: with their repo digests, but not by the
+	// kubelet, so they count as preloaded).
 	Preload []string
 }
 
@@ -52,7 +53,7 @@ func (c *Cluster) startNodes(ctx context.Context, specs []NodeSpec) error {
 			ImageFsCapacity: spec.Kubelet.ImageFSCapacity,
 		})
 		for _, ref := range spec.Preload {
-			if _, err := rt.Load(ref); err != nil {
+			if _, err := rt.Pull(ctx, ref, nil); err != nil {
 				return fmt.Errorf("preloading %s on %s: %w", ref, spec.Machine.Name, err)
 			}
 		}

@@ -173,6 +173,11 @@ func (n *Node) step(in ...kubelet.Input) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := n.clock.Now()
+	if end, ok := n.clock.ReplayEnd(); ok && len(in) == 0 {
+		// A fast-forward: the machine runs everything due until its end in one Step (its own
+		// timers stay in order; its output carries their own moments).
+		now = end
+	}
 	var out kubelet.Ready
 	rd := n.machine.Step(now, in...)
 	for {
@@ -184,6 +189,7 @@ func (n *Node) step(in ...kubelet.Input) {
 		rd = n.machine.Step(now, results...)
 	}
 	out.NextWake = rd.NextWake
+	coalesce(&out)
 	n.write(out)
 	n.schedule(out.NextWake)
 }
@@ -199,6 +205,47 @@ func merge(into *kubelet.Ready, rd kubelet.Ready) {
 	}
 	if rd.RenewLease != nil {
 		into.RenewLease = rd.RenewLease
+	}
+}
+
+// coalesce keeps, of the writes a long Step produced, only the last status of each pod and the
+// last record of each event: the intermediate ones would be overwritten at once anyway. An event
+// first created in this batch is still created (with its final content).
+func coalesce(rd *kubelet.Ready) {
+	if len(rd.PodStatuses) > 1 {
+		last := map[types.UID]int{}
+		for i, s := range rd.PodStatuses {
+			last[s.UID] = i
+		}
+		kept := rd.PodStatuses[:0]
+		for i, s := range rd.PodStatuses {
+			if last[s.UID] == i {
+				kept = append(kept, s)
+			}
+		}
+		rd.PodStatuses = kept
+	}
+	if len(rd.Events) > 1 {
+		last := map[string]int{}
+		created := map[string]bool{}
+		for i, e := range rd.Events {
+			key := e.Event.Namespace + "/" + e.Event.Name
+			last[key] = i
+			if !e.Update {
+				created[key] = true
+			}
+		}
+		kept := rd.Events[:0]
+		for i, e := range rd.Events {
+			key := e.Event.Namespace + "/" + e.Event.Name
+			if last[key] == i {
+				if created[key] {
+					e.Update = false
+				}
+				kept = append(kept, e)
+			}
+		}
+		rd.Events = kept
 	}
 }
 

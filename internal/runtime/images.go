@@ -44,6 +44,12 @@ type storedImage struct {
 	spec      ocispec.Image
 	content   []ocispec.Descriptor // index, manifest, config and layers, for disk usage
 	preloaded bool
+
+	// The parsed CRI view of refs, kept until refs change: the kubelet lists images every 30 s,
+	// and parsing references dominated fast-forwards.
+	viewRefs    []string
+	viewTags    []string
+	viewDigests []string
 }
 
 // AuthConfig mirrors CRI's AuthConfig.
@@ -60,7 +66,11 @@ type AuthConfig struct {
 
 func (s *storedImage) cri() *Image {
 	img := &Image{ID: s.id, Size: s.size, ChainID: s.chainID, Spec: s.spec, Preloaded: s.preloaded}
-	img.RepoTags, img.RepoDigests = parseImageReferences(s.refs)
+	if !slices.Equal(s.viewRefs, s.refs) {
+		s.viewRefs = slices.Clone(s.refs)
+		s.viewTags, s.viewDigests = parseImageReferences(s.refs)
+	}
+	img.RepoTags, img.RepoDigests = slices.Clone(s.viewTags), slices.Clone(s.viewDigests)
 	img.Pinned = len(s.pinnedRef) > 0
 	img.UID, img.Username = userFromImage(s.spec.Config.User)
 	return img

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"kubesim.dev/kubesim/internal/admin"
 	"kubesim.dev/kubesim/internal/admission"
 	"kubesim.dev/kubesim/internal/apiserver"
 	"kubesim.dev/kubesim/internal/certs"
@@ -34,6 +35,9 @@ type Options struct {
 	Admission   admission.Options
 	Seed        int64
 	Clock       *clock.Clock // nil: follows wall time
+	// RegistryAddress serves the cluster's image registries over the OCI distribution API (plain
+	// HTTP, like a local registry); empty turns it off.
+	RegistryAddress string
 }
 
 // Instance is a served cluster.
@@ -42,8 +46,11 @@ type Instance struct {
 	Cluster    *cluster.Cluster
 	URL        string
 	Kubeconfig string
-	httpServer *http.Server
-	done       chan error
+	// RegistryURL is where the OCI registry endpoint listens, if it does.
+	RegistryURL string
+	httpServer  *http.Server
+	registry    *http.Server
+	done        chan error
 }
 
 // Start starts the API server, the default cluster and the HTTPS listener.
@@ -71,7 +78,8 @@ func Start(o Options) (*Instance, error) {
 		ln.Close()
 		return nil, err
 	}
-	cl, err := cluster.New(server, cluster.Options{ID: "default", Seed: o.Seed, Token: token, Admission: o.Admission, CACert: bundle.CACert, Clock: o.Clock})
+	cl, err := cluster.New(server, cluster.Options{ID: "default", Seed: o.Seed, Token: token, Admission: o.Admission,
+		CACert: bundle.CACert, Clock: o.Clock, Admin: admin.Handler})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -88,6 +96,12 @@ func Start(o Options) (*Instance, error) {
 		Kubeconfig: o.Kubeconfig,
 	}
 	go func() { inst.done <- inst.httpServer.ServeTLS(ln, "", "") }()
+	if o.RegistryAddress != "" {
+		if err := inst.serveRegistry(o.RegistryAddress); err != nil {
+			inst.Close(context.Background())
+			return nil, err
+		}
+	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
@@ -100,12 +114,27 @@ func Start(o Options) (*Instance, error) {
 	return inst, nil
 }
 
+// serveRegistry serves the cluster's registries over the OCI distribution API.
+func (i *Instance) serveRegistry(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s for the registry endpoint: %w (choose another --registry-address, or '' to turn it off)", addr, err)
+	}
+	i.registry = &http.Server{Handler: i.Cluster.World.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	i.RegistryURL = "http://" + ln.Addr().String()
+	go func() { _ = i.registry.Serve(ln) }()
+	return nil
+}
+
 // Done reports the listener's end.
 func (i *Instance) Done() <-chan error { return i.done }
 
 // Close stops serving and stops the cluster.
 func (i *Instance) Close(ctx context.Context) error {
 	err := i.httpServer.Shutdown(ctx)
+	if i.registry != nil {
+		_ = i.registry.Shutdown(ctx)
+	}
 	i.Cluster.Stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

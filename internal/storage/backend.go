@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -33,6 +34,18 @@ type Backend struct {
 	prefix  string
 	newFunc func() runtime.Object
 	codec   runtime.Codec
+	anchor  TTLAnchor
+}
+
+// TTLAnchor tells from when an object's time to live counts: etcd counts it from the write, and
+// so does kubesim unless the object says when it was last touched in virtual time (an event written
+// at the end of a fast-forward, but last seen early in it, expires an hour after it was last seen).
+type TTLAnchor func(obj runtime.Object) time.Time
+
+// WithTTLAnchor sets the resource's TTL anchor.
+func (b *Backend) WithTTLAnchor(a TTLAnchor) *Backend {
+	b.anchor = a
+	return b
 }
 
 var _ apistorage.Interface = (*Backend)(nil)
@@ -77,7 +90,7 @@ func (b *Backend) Create(ctx context.Context, key string, obj, out runtime.Objec
 	if err != nil {
 		return err
 	}
-	return s.create(ctx, key, obj, out, ttl, b.normalize)
+	return s.create(ctx, key, obj, out, ttl, b.normalize, b.anchor)
 }
 
 func (b *Backend) Delete(ctx context.Context, key string, out runtime.Object, pre *apistorage.Preconditions,
@@ -139,7 +152,7 @@ func (b *Backend) GuaranteedUpdate(ctx context.Context, key string, dest runtime
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, key, dest, ignoreNotFound, pre, tryUpdate, b.normalize)
+	return s.update(ctx, key, dest, ignoreNotFound, pre, tryUpdate, b.normalize, b.anchor)
 }
 
 func (b *Backend) Stats(ctx context.Context) (apistorage.Stats, error) {

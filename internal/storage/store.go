@@ -184,7 +184,7 @@ func copyInto(obj, out runtime.Object) error {
 }
 
 // create stores obj at key. ttl (seconds) makes it expire, as etcd leases do for events.
-func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object, ttl uint64, normalize normalizer) error {
+func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object, ttl uint64, normalize normalizer, anchor TTLAnchor) error {
 	if err := s.prepareNew(obj); err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object,
 		return err
 	}
 	s.commit(change{rv: s.rv, key: key, typ: watch.Added, obj: stored})
-	s.setTTLLocked(key, ttl)
+	s.setTTLLocked(key, ttl, stored, anchor)
 	s.mu.Unlock()
 	return copyInto(stored, out)
 }
@@ -226,8 +226,9 @@ func (s *Store) prepareNew(obj runtime.Object) error {
 	return nil
 }
 
-// setTTLLocked schedules key's expiry ttl seconds from now, replacing an earlier schedule.
-func (s *Store) setTTLLocked(key string, ttl uint64) {
+// setTTLLocked schedules key's expiry ttl seconds from now (or from the object's anchor time),
+// replacing an earlier schedule.
+func (s *Store) setTTLLocked(key string, ttl uint64, obj runtime.Object, anchor TTLAnchor) {
 	if stop, ok := s.expiry[key]; ok {
 		stop()
 		delete(s.expiry, key)
@@ -235,7 +236,13 @@ func (s *Store) setTTLLocked(key string, ttl uint64) {
 	if ttl == 0 {
 		return
 	}
-	t := s.clock.AfterFunc(time.Duration(ttl)*time.Second, func() { s.expire(key) })
+	in := time.Duration(ttl) * time.Second
+	if anchor != nil {
+		if at := anchor(obj); !at.IsZero() {
+			in = max(at.Add(in).Sub(s.clock.Now()), 0)
+		}
+	}
+	t := s.clock.AfterFunc(in, func() { s.expire(key) })
 	s.expiry[key] = t.Stop
 }
 
@@ -304,7 +311,7 @@ func (s *Store) list(key string, recursive bool, pred apistorage.SelectionPredic
 // update runs tryUpdate against the current object until its result can be stored without an
 // intervening write (optimistic concurrency, like etcd's compare-and-swap).
 func (s *Store) update(ctx context.Context, key string, dest runtime.Object, ignoreNotFound bool,
-	pre *apistorage.Preconditions, tryUpdate apistorage.UpdateFunc, normalize normalizer) error {
+	pre *apistorage.Preconditions, tryUpdate apistorage.UpdateFunc, normalize normalizer, anchor TTLAnchor) error {
 	for {
 		s.mu.RLock()
 		e := s.get(key)
@@ -360,7 +367,7 @@ func (s *Store) update(ctx context.Context, key string, dest runtime.Object, ign
 		}
 		s.commit(c)
 		if ttl != nil {
-			s.setTTLLocked(key, *ttl)
+			s.setTTLLocked(key, *ttl, stored, anchor)
 		}
 		s.mu.Unlock()
 		return copyInto(stored, dest)

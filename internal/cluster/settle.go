@@ -1,0 +1,46 @@
+package cluster
+
+import (
+	"runtime"
+	"time"
+)
+
+// settleLimit bounds how long the clock waits for a virtual moment's consequences to land.
+const settleLimit = 2 * time.Second
+
+// settle waits until what the last timer set off has run its course: every watch event delivered,
+// every node's kubelet fed. The clock calls it between the moments of a fast-forward, so that
+// components see each moment's writes before the next moment runs.
+func (c *Cluster) settle() {
+	rv := c.Store.ResourceVersion()
+	if rv == c.settledRV.Load() && c.idle() {
+		return // the moment wrote nothing: nothing can be in flight
+	}
+	defer func() { c.settledRV.Store(c.Store.ResourceVersion()) }()
+	deadline := time.Now().Add(settleLimit)
+	quiet := 0
+	for time.Now().Before(deadline) {
+		if c.idle() {
+			quiet++
+			if quiet >= 2 { // idle twice in a row: nothing was in flight between the checks
+				return
+			}
+		} else {
+			quiet = 0
+		}
+		runtime.Gosched()
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+func (c *Cluster) idle() bool {
+	if !c.Store.Idle() {
+		return false
+	}
+	for _, n := range c.nodes {
+		if !n.Idle() {
+			return false
+		}
+	}
+	return true
+}

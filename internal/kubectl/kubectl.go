@@ -46,6 +46,45 @@ type exit struct {
 
 var setup sync.Once
 
+// stdinMu guards the process's os.Stdin, which kubectl reads for "-f -" whatever its IOStreams
+// say: a call with a stdin of its own swaps it in for the duration of the call.
+var stdinMu sync.Mutex
+
+// readsStdin reports whether a command line reads manifests from standard input.
+func readsStdin(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "-f=-" || a == "--filename=-":
+			return true
+		case (a == "-f" || a == "--filename") && i+1 < len(args) && args[i+1] == "-":
+			return true
+		}
+	}
+	return false
+}
+
+// withStdin runs f with os.Stdin reading from r.
+func withStdin(r io.Reader, f func()) error {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	stdinMu.Lock()
+	defer stdinMu.Unlock()
+	old := os.Stdin
+	os.Stdin = pr
+	defer func() {
+		os.Stdin = old
+		pr.Close()
+	}()
+	go func() {
+		_, _ = io.Copy(pw, r)
+		pw.Close()
+	}()
+	f()
+	return nil
+}
+
 // Run runs kubectl and returns its exit status.
 func Run(ctx context.Context, inv Invocation) (code int) {
 	setup.Do(func() {
@@ -101,9 +140,19 @@ func Run(ctx context.Context, inv Invocation) (code int) {
 		}
 	}()
 	root.SetContext(ctx)
-	// What kubectl's main does: run, then print any error as kubectl prints it.
-	if err := cli.RunNoErrOutput(root); err != nil {
-		cmdutil.CheckErr(err)
+	run := func() {
+		// What kubectl's main does: run, then print any error as kubectl prints it.
+		if err := cli.RunNoErrOutput(root); err != nil {
+			cmdutil.CheckErr(err)
+		}
 	}
+	if inv.Stdin != nil && inv.Stdin != os.Stdin && readsStdin(inv.Args) {
+		if err := withStdin(inv.Stdin, run); err != nil {
+			fmt.Fprintf(inv.Stderr, "error: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	run()
 	return 0
 }

@@ -1,8 +1,10 @@
 package apiserver
 
 import (
+	"reflect"
+	"unsafe"
+
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 
 	// The API groups kubesim serves, registered into legacyscheme with their defaulting and
@@ -40,8 +42,15 @@ func storageVersion(group string) schema.GroupVersion {
 	}
 }
 
+// legacySchemeName is how kube-apiserver's scheme names itself in errors ("no kind "Pod" is
+// registered for version "apps/v1" in scheme …"): the file and line that created it, which a
+// build from the Kubernetes repository records as a GOPATH-relative path.
+const legacySchemeName = "k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"
+
 func init() {
-	// Validation consults the process-wide feature gate: its defaults are v1.37's. Nothing here may
-	// change them, so an object validates exactly as on a default kube-apiserver.
-	_ = utilfeature.DefaultFeatureGate
+	// The scheme takes its name from the stack of its creator; in a build from the module cache
+	// that is a different path ("pkg/runtime/scheme.go:111"). The name is not exported, so it is
+	// set through reflection, once, before anything is served.
+	f := reflect.ValueOf(Scheme).Elem().FieldByName("schemeName")
+	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetString(legacySchemeName)
 }

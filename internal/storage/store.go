@@ -473,3 +473,16 @@ func (s *Store) List(prefix string) []runtime.Object {
 	items, _, _ := s.list(prefix, true, apistorage.Everything)
 	return items
 }
+
+// Versions maps every stored key to its object's resourceVersion: a fingerprint of the stored
+// state, for tests that prove a refused request changed nothing.
+func (s *Store) Versions() map[string]uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]uint64, s.objects.Len())
+	s.objects.Ascend(func(e *entry) bool {
+		out[e.key] = e.rv
+		return true
+	})
+	return out
+}

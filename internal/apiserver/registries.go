@@ -24,10 +24,12 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/kubernetes/pkg/api/legacyscheme"
 	"k8s.io/kubernetes/pkg/kubelet/client"
+	revisionstore "k8s.io/kubernetes/pkg/registry/apps/controllerrevision/storage"
 	appsstore "k8s.io/kubernetes/pkg/registry/apps/daemonset/storage"
 	deploystore "k8s.io/kubernetes/pkg/registry/apps/deployment/storage"
 	rsstore "k8s.io/kubernetes/pkg/registry/apps/replicaset/storage"
 	ssstore "k8s.io/kubernetes/pkg/registry/apps/statefulset/storage"
+	cronjobstore "k8s.io/kubernetes/pkg/registry/batch/cronjob/storage"
 	jobstore "k8s.io/kubernetes/pkg/registry/batch/job/storage"
 	leasestore "k8s.io/kubernetes/pkg/registry/coordination/lease/storage"
 	configmapstore "k8s.io/kubernetes/pkg/registry/core/configmap/storage"
@@ -35,9 +37,12 @@ import (
 	eventstore "k8s.io/kubernetes/pkg/registry/core/event/storage"
 	namespacestore "k8s.io/kubernetes/pkg/registry/core/namespace/storage"
 	nodestore "k8s.io/kubernetes/pkg/registry/core/node/storage"
+	pvstore "k8s.io/kubernetes/pkg/registry/core/persistentvolume/storage"
+	pvcstore "k8s.io/kubernetes/pkg/registry/core/persistentvolumeclaim/storage"
 	podstore "k8s.io/kubernetes/pkg/registry/core/pod/storage"
 	secretstore "k8s.io/kubernetes/pkg/registry/core/secret/storage"
 	serviceaccountstore "k8s.io/kubernetes/pkg/registry/core/serviceaccount/storage"
+	pdbstore "k8s.io/kubernetes/pkg/registry/policy/poddisruptionbudget/storage"
 
 	"kubesim.dev/kubesim/internal/storage"
 )
@@ -157,6 +162,10 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	must(e)
 	services, e := newServiceREST(opts, pods.Pod)
 	must(e)
+	pvcs, pvcStatus, e := pvcstore.NewREST(opts)
+	must(e)
+	pvs, pvStatus, e := pvstore.NewREST(opts)
+	must(e)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,7 +184,8 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	coreStorage["pods/proxy"] = pods.Proxy
 	coreStorage["pods/binding"] = pods.Binding
 	coreStorage["bindings"] = pods.LegacyBinding
-	coreStorage["pods/eviction"] = pods.Eviction
+	s.evictions = &evictionREST{server: s, opts: opts, template: pods.Eviction, byCluster: map[string]*podstore.EvictionREST{}}
+	coreStorage["pods/eviction"] = s.evictions
 	coreStorage["pods/ephemeralcontainers"] = pods.EphemeralContainers
 	coreStorage["pods/resize"] = pods.Resize
 	coreStorage["nodes"] = nodes.Node
@@ -192,6 +202,10 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	coreStorage["serviceaccounts/token"] = serviceaccounts.Token
 	coreStorage["services"] = services
 	coreStorage["services/status"] = services.status
+	coreStorage["persistentvolumeclaims"] = pvcs
+	coreStorage["persistentvolumeclaims/status"] = pvcStatus
+	coreStorage["persistentvolumes"] = pvs
+	coreStorage["persistentvolumes/status"] = pvStatus
 	core.VersionedResourcesStorageMap["v1"] = coreStorage
 
 	// apps/v1
@@ -203,6 +217,8 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	daemonsets, dsStatus, e := appsstore.NewREST(opts)
 	must(e)
 	statefulsets, e := ssstore.NewStorage(opts)
+	must(e)
+	revisions, e := revisionstore.NewREST(opts)
 	must(e)
 	if err != nil {
 		return nil, nil, err
@@ -223,6 +239,7 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 		"statefulsets":        statefulsets.StatefulSet,
 		"statefulsets/status": statefulsets.Status,
 		"statefulsets/scale":  statefulsets.Scale,
+		"controllerrevisions": revisions,
 	}
 
 	// batch/v1
@@ -233,9 +250,29 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 		return nil, nil, err
 	}
 	seededNames(jobs.Job.Store)
+	cronjobs, cronjobStatus, e := cronjobstore.NewREST(opts)
+	must(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	seededNames(cronjobs.Store)
 	batch.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
-		"jobs":        jobs.Job,
-		"jobs/status": jobs.Status,
+		"jobs":            jobs.Job,
+		"jobs/status":     jobs.Status,
+		"cronjobs":        cronjobs,
+		"cronjobs/status": cronjobStatus,
+	}
+
+	// policy/v1
+	policy := genericapiserver.NewDefaultAPIGroupInfo("policy", Scheme, legacyscheme.ParameterCodec, Codecs)
+	pdbs, pdbStatus, e := pdbstore.NewREST(opts)
+	must(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{
+		"poddisruptionbudgets":        pdbs,
+		"poddisruptionbudgets/status": pdbStatus,
 	}
 
 	// coordination.k8s.io/v1
@@ -256,7 +293,7 @@ func (s *Server) groups() (legacy *genericapiserver.APIGroupInfo, groups []*gene
 	}
 	eventsGroup.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{"events": events2}
 
-	return &core, []*genericapiserver.APIGroupInfo{&apps, &batch, &coordination, &eventsGroup}, nil
+	return &core, []*genericapiserver.APIGroupInfo{&apps, &batch, &coordination, &eventsGroup, &policy}, nil
 }
 
 // kubeletConnections tells the pod log and node proxy handlers how to reach a node's kubelet: over

@@ -27,6 +27,7 @@ import (
 	"k8s.io/apiserver/pkg/util/openapi"
 	"k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
+	"k8s.io/kubernetes/pkg/capabilities"
 	generatedopenapi "k8s.io/kubernetes/pkg/generated/openapi"
 
 	"kubesim.dev/kubesim/internal/storage"
@@ -58,6 +59,7 @@ type Server struct {
 	handler http.Handler
 	// kubeletTransport carries apiserver → kubelet requests to the cluster's simulated kubelets.
 	kubeletTransport http.RoundTripper
+	evictions        *evictionREST
 
 	mu       sync.RWMutex
 	clusters map[string]*Cluster
@@ -77,6 +79,8 @@ func clusterFrom(ctx context.Context) *Cluster {
 
 // New builds the API server. It serves nothing until clusters are added.
 func New() (*Server, error) {
+	// kubeadm starts kube-apiserver with --allow-privileged=true (kube-proxy is privileged).
+	capabilities.Setup(true, 0)
 	s := &Server{clusters: map[string]*Cluster{}}
 	s.kubeletTransport = &kubeletTransport{server: s}
 
@@ -143,6 +147,9 @@ func (s *Server) RemoveCluster(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.clusters, id)
+	if s.evictions != nil {
+		s.evictions.forget(id)
+	}
 	if s.fallback == id {
 		s.fallback = ""
 	}

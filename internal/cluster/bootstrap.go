@@ -31,7 +31,7 @@ func (c *Cluster) bootstrap(ctx context.Context) error {
 	if _, err := client.CoreV1().Endpoints(metav1.NamespaceDefault).Create(ctx, kubernetesEndpoints(), metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	return nil
+	return c.installAddons(ctx, client)
 }
 
 // kubernetesService is the default/kubernetes Service kube-apiserver maintains.

@@ -17,14 +17,19 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/controller-manager/pkg/informerfactory"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/pkg/controller/certificates/rootcacertpublisher"
+	"k8s.io/kubernetes/pkg/controller/cronjob"
+	"k8s.io/kubernetes/pkg/controller/daemon"
 	"k8s.io/kubernetes/pkg/controller/deployment"
 	"k8s.io/kubernetes/pkg/controller/garbagecollector"
+	"k8s.io/kubernetes/pkg/controller/job"
 	namespacecontroller "k8s.io/kubernetes/pkg/controller/namespace"
 	"k8s.io/kubernetes/pkg/controller/replicaset"
 	serviceaccountcontroller "k8s.io/kubernetes/pkg/controller/serviceaccount"
+	"k8s.io/kubernetes/pkg/controller/statefulset"
 )
 
 // Config is what the controllers need of their cluster.
@@ -76,6 +81,23 @@ func Start(ctx context.Context, cfg Config) error {
 	rs := replicaset.NewReplicaSetController(ctx, typed.Apps().V1().ReplicaSets(), typed.Core().V1().Pods(),
 		client, replicaset.BurstReplicas)
 
+	ds, err := daemon.NewDaemonSetsController(ctx, typed.Apps().V1().DaemonSets(), typed.Apps().V1().ControllerRevisions(),
+		typed.Core().V1().Pods(), typed.Core().V1().Nodes(), client, flowcontrol.NewBackOff(time.Second, 15*time.Minute))
+	if err != nil {
+		return fmt.Errorf("daemonset controller: %w", err)
+	}
+	ss := statefulset.NewStatefulSetController(ctx, typed.Core().V1().Pods(), typed.Apps().V1().StatefulSets(),
+		typed.Core().V1().PersistentVolumeClaims(), typed.Apps().V1().ControllerRevisions(), client)
+	// The Workload API is off in v1.37 (feature gate), so the Job controller gets no informers for it.
+	jobs, err := job.NewController(ctx, client, typed.Core().V1().Pods(), typed.Batch().V1().Jobs(), nil, nil)
+	if err != nil {
+		return fmt.Errorf("job controller: %w", err)
+	}
+	cron, err := cronjob.NewControllerV2(ctx, typed.Batch().V1().Jobs(), typed.Batch().V1().CronJobs(), client)
+	if err != nil {
+		return fmt.Errorf("cronjob controller: %w", err)
+	}
+
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
 	started := make(chan struct{})
 	graph := garbagecollector.NewDependencyGraphBuilder(ctx, meta, mapper,
@@ -90,6 +112,10 @@ func Start(ctx context.Context, cfg Config) error {
 	go ns.Run(ctx, 5)
 	go deploy.Run(ctx, 5)
 	go rs.Run(ctx, 5)
+	go ds.Run(ctx, 2)
+	go ss.Run(ctx, 5)
+	go jobs.Run(ctx, 5)
+	go cron.Run(ctx, 5)
 	go gc.Run(ctx, 20, discoveryResync)
 	go gc.Sync(ctx, client.Discovery(), discoveryResync)
 

@@ -31,7 +31,7 @@ Find more information at: https://kubesim.dev`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newKubectlCommand())
+	root.AddCommand(newServeCommand(), newKubectlCommand(), newBenchCommand())
 	root.AddCommand(adminCommands()...)
 	return root
 }

@@ -191,6 +191,9 @@ func PodCreation(workers, total int) ([]Result, error) {
 		return nil, err
 	}
 	cfg.QPS, cfg.Burst = -1, 0
+	if os.Getenv("BENCH_HTTP1") != "" {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ import (
 type Clock struct {
 	wall func() time.Time
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	frozen   bool
 	now      time.Time  // the frozen time, when frozen
 	replay   *time.Time // while Step/Advance runs a timer: that timer's due time
@@ -65,15 +65,15 @@ func (c *Clock) Stop() {
 
 // Frozen reports whether the clock only moves when stepped.
 func (c *Clock) Frozen() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.frozen
 }
 
 // Now is the current virtual time.
 func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.nowLocked()
 }
 
@@ -92,8 +92,8 @@ func (c *Clock) nowLocked() time.Time {
 // A component whose own work needs no interleaving with others' (a kubelet's internal timers) can
 // do everything due until then in one go instead of once per timer.
 func (c *Clock) ReplayEnd() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if c.target == nil {
 		return time.Time{}, false
 	}

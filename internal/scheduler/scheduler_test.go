@@ -1,0 +1,310 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"kubesim.dev/kubesim/internal/apiserver"
+	"kubesim.dev/kubesim/internal/clock"
+	"kubesim.dev/kubesim/internal/cluster"
+	"kubesim.dev/kubesim/internal/scheduler"
+)
+
+var epoch = time.Date(2026, 11, 25, 6, 22, 30, 0, time.UTC)
+
+// harness is a cluster without kubelets on a frozen clock, with a scheduler running against it.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	clk    *clock.Clock
+	client kubernetes.Interface
+	sched  *scheduler.Scheduler
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	srv, err := apiserver.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFrozen(epoch)
+	c, err := cluster.New(srv, cluster.Options{ID: "sched", Seed: 1, Clock: clk, Nodes: []cluster.NodeSpec{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Stop)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, err := scheduler.Start(ctx, scheduler.Config{Client: c.RESTConfig(), Clock: clk, Rand: rand.New(rand.NewSource(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, ctx: ctx, clk: clk, client: c.Client(), sched: s}
+	h.waitFor("the default service account", func() bool {
+		_, err := h.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil
+	})
+	h.waitFor("the scheduler to sync", s.Idle)
+	return h
+}
+
+// waitFor polls cond until it holds or five seconds of wall time pass.
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	err := wait.PollUntilContextTimeout(h.ctx, 2*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+	if err != nil {
+		h.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// step moves the clock and waits for the scheduler to act on it.
+func (h *harness) step(d time.Duration) {
+	h.t.Helper()
+	h.clk.Step(d)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+}
+
+func (h *harness) createPod(p *v1.Pod) {
+	h.t.Helper()
+	if p.Namespace == "" {
+		p.Namespace = "default"
+	}
+	if len(p.Spec.Containers) == 0 {
+		p.Spec.Containers = []v1.Container{{Name: "web", Image: "nginx"}}
+	}
+	if _, err := h.client.CoreV1().Pods(p.Namespace).Create(h.ctx, p, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// createNode registers a Ready node as a kubelet would, then clears the not-ready taint the
+// NodeTaint admission plugin put on it, as the node lifecycle controller does for a Ready node.
+func (h *harness) createNode(name string, cpu string, labels map[string]string, taints ...v1.Taint) {
+	h.t.Helper()
+	all := map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+	for k, v := range labels {
+		all[k] = v
+	}
+	nodes := h.client.CoreV1().Nodes()
+	n, err := nodes.Create(h.ctx, &v1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all},
+		Spec:       v1.NodeSpec{Taints: taints},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res := v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("4010352Ki"),
+		v1.ResourcePods: resource.MustParse("110")}
+	n.Status = v1.NodeStatus{
+		Capacity: res, Allocatable: res,
+		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
+			LastHeartbeatTime: metav1.NewTime(epoch), LastTransitionTime: metav1.NewTime(epoch)}},
+	}
+	if n, err = nodes.UpdateStatus(h.ctx, n, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	n.Spec.Taints = taints
+	if _, err := nodes.Update(h.ctx, n, metav1.UpdateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// events lists the events.k8s.io events about a pod, oldest first.
+func (h *harness) events(pod string) []eventsv1.Event {
+	h.t.Helper()
+	list, err := h.client.EventsV1().Events("default").List(h.ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("regarding.name", pod).String(),
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return list.Items
+}
+
+// notes renders a pod's events as "Type Reason (Action): note [xN]" lines.
+func (h *harness) notes(pod string) string {
+	var lines []string
+	for _, e := range h.events(pod) {
+		line := fmt.Sprintf("%s %s (%s): %s", e.Type, e.Reason, e.Action, e.Note)
+		if e.Series != nil {
+			line += fmt.Sprintf(" [x%d]", e.Series.Count)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (h *harness) pod(name string) *v1.Pod {
+	h.t.Helper()
+	p, err := h.client.CoreV1().Pods("default").Get(h.ctx, name, metav1.GetOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+func (h *harness) waitNotes(pod, want string) {
+	h.t.Helper()
+	err := wait.PollUntilContextTimeout(h.ctx, 2*time.Millisecond, 5*time.Second, true, func(context.Context) (bool, error) {
+		return h.notes(pod) == want, nil
+	})
+	if err != nil {
+		h.t.Fatalf("events of %s:\n%s\nwant:\n%s", pod, h.notes(pod), want)
+	}
+}
+
+const (
+	noNodes    = "Warning FailedScheduling (Scheduling): no nodes available to schedule pods"
+	controlTnt = "node-role.kubernetes.io/control-plane"
+)
+
+// TestSchedulesThroughTheAPI follows golden 11-describe-pod.txt and 13-events.txt: a pod created
+// before any node fails with "no nodes available", is retried after its back-off, and is bound
+// once a node exists.
+func TestSchedulesThroughTheAPI(t *testing.T) {
+	h := newHarness(t)
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"}})
+	h.waitNotes("web", noNodes)
+	ev := h.events("web")[0]
+	if ev.ReportingController != "default-scheduler" || ev.ReportingInstance != "default-scheduler-controlplane" ||
+		ev.Regarding.Kind != "Pod" || ev.Regarding.Name != "web" || !ev.EventTime.Time.Equal(epoch) {
+		t.Fatalf("event: %+v", ev)
+	}
+	h.waitFor("the PodScheduled condition", func() bool {
+		return len(h.pod("web").Status.Conditions) == 1
+	})
+	cond := h.pod("web").Status.Conditions[0]
+	want := v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: v1.PodReasonUnschedulable,
+		Message: "no nodes available to schedule pods", ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(epoch)}
+	if !cond.LastTransitionTime.Equal(&want.LastTransitionTime) || cond.Type != want.Type || cond.Status != want.Status ||
+		cond.Reason != want.Reason || cond.Message != want.Message || cond.ObservedGeneration != want.ObservedGeneration {
+		t.Fatalf("condition %+v, want %+v", cond, want)
+	}
+
+	// The core/v1 view that kubectl get events and describe read: no source component, the
+	// reporting controller instead.
+	legacy, err := h.client.CoreV1().Events("default").List(h.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(legacy.Items) != 1 || legacy.Items[0].Source.Component != "" || legacy.Items[0].ReportingController != "default-scheduler" ||
+		legacy.Items[0].Reason != "FailedScheduling" || legacy.Items[0].Message != "no nodes available to schedule pods" {
+		t.Fatalf("core/v1 events: %+v", legacy.Items)
+	}
+
+	// The back-off ends at t+1s, the flush at t+2s retries: a second event, since the status
+	// update changed the pod's resourceVersion.
+	h.step(time.Second)
+	if got := h.notes("web"); got != noNodes {
+		t.Fatalf("retried before the back-off ended:\n%s", got)
+	}
+	h.step(time.Second)
+	h.waitNotes("web", noNodes+"\n"+noNodes)
+
+	// Nodes appear; the pod, failed for an error, waits out its 2s back-off (until t+4s, flushed
+	// at t+5s).
+	h.createNode("controlplane", "2", map[string]string{controlTnt: ""}, v1.Taint{Key: controlTnt, Effect: v1.TaintEffectNoSchedule})
+	h.createNode("node01", "2", nil)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.step(2 * time.Second)
+	if h.pod("web").Spec.NodeName != "" {
+		t.Fatal("scheduled before the back-off ended")
+	}
+	h.step(time.Second)
+	h.waitNotes("web", noNodes+"\n"+noNodes+"\nNormal Scheduled (Binding): Successfully assigned default/web to node01")
+	if got := h.pod("web").Spec.NodeName; got != "node01" {
+		t.Fatalf("nodeName %q", got)
+	}
+
+	// A pod that names its node, and a pod for another scheduler, are not ours.
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pinned"}, Spec: v1.PodSpec{NodeName: "controlplane"}})
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: v1.PodSpec{SchedulerName: "my-scheduler"}})
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	if got := h.notes("pinned") + h.notes("other"); got != "" {
+		t.Fatalf("events for pods that are not the scheduler's: %s", got)
+	}
+}
+
+// TestRetriesOnClusterEvents: an unschedulable pod is retried when a node changes in a way its
+// rejecting plugin cares about, and every 5 minutes otherwise; repeats of the same event become a
+// series.
+func TestRetriesOnClusterEvents(t *testing.T) {
+	h := newHarness(t)
+	h.createNode("controlplane", "2", map[string]string{controlTnt: ""}, v1.Taint{Key: controlTnt, Effect: v1.TaintEffectNoSchedule})
+	h.createNode("node01", "2", nil)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ssd"}, Spec: v1.PodSpec{NodeSelector: map[string]string{"disktype": "ssd"}}})
+	msg := "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s). " +
+		"preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+	h.waitNotes("ssd", "Warning FailedScheduling (Scheduling): "+msg)
+	h.waitFor("the PodScheduled condition", func() bool {
+		c := h.pod("ssd").Status.Conditions
+		return len(c) == 1 && c[0].Message == msg && c[0].Reason == v1.PodReasonUnschedulable
+	})
+
+	// Five minutes later the flush (every 30s from the scheduler's start) retries it. The first
+	// event was about the pod as created; the condition update changed its resourceVersion, so
+	// the second is a new event, and only the third repeats it: a series.
+	h.step(5 * time.Minute)
+	if got := h.notes("ssd"); got != "Warning FailedScheduling (Scheduling): "+msg {
+		t.Fatalf("retried too early:\n%s", got)
+	}
+	h.step(30 * time.Second)
+	h.waitNotes("ssd", "Warning FailedScheduling (Scheduling): "+msg+"\nWarning FailedScheduling (Scheduling): "+msg)
+	h.step(5 * time.Minute)
+	if got := h.notes("ssd"); got != "Warning FailedScheduling (Scheduling): "+msg+"\nWarning FailedScheduling (Scheduling): "+msg {
+		t.Fatalf("retried too early:\n%s", got)
+	}
+	h.step(30 * time.Second)
+	failed := "Warning FailedScheduling (Scheduling): " + msg + "\nWarning FailedScheduling (Scheduling): " + msg + " [x2]"
+	h.waitNotes("ssd", failed)
+
+	// Labelling a node is an event NodeAffinity's hint queues the pod for.
+	n, err := h.client.CoreV1().Nodes().Get(h.ctx, "node01", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Labels["disktype"] = "ssd"
+	if _, err := h.client.CoreV1().Nodes().Update(h.ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the pod to be bound", func() bool { return h.pod("ssd").Spec.NodeName == "node01" })
+	h.waitNotes("ssd", failed+"\nNormal Scheduled (Binding): Successfully assigned default/ssd to node01")
+}
+
+// TestResourcesAndDeletion: requests count against what bound pods hold, and deleting a bound
+// pod frees its room for a waiting one.
+func TestResourcesAndDeletion(t *testing.T) {
+	h := newHarness(t)
+	h.createNode("node01", "2", nil)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	cpu := func(q string) v1.PodSpec {
+		return v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "nginx", Resources: v1.ResourceRequirements{
+			Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(q)}}}}}
+	}
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "big"}, Spec: cpu("1500m")})
+	h.waitFor("big to be bound", func() bool { return h.pod("big").Spec.NodeName == "node01" })
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "small"}, Spec: cpu("1")})
+	msg := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+	h.waitNotes("small", "Warning FailedScheduling (Scheduling): "+msg)
+
+	zero := int64(0)
+	if err := h.client.CoreV1().Pods("default").Delete(h.ctx, "big", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("small to be bound", func() bool { return h.pod("small").Spec.NodeName == "node01" })
+}

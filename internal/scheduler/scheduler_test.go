@@ -26,11 +26,12 @@ var epoch = time.Date(2026, 11, 25, 6, 22, 30, 0, time.UTC)
 
 // harness is a cluster without kubelets on a frozen clock, with a scheduler running against it.
 type harness struct {
-	t      *testing.T
-	ctx    context.Context
-	clk    *clock.Clock
-	client kubernetes.Interface
-	sched  *scheduler.Scheduler
+	t       *testing.T
+	ctx     context.Context
+	clk     *clock.Clock
+	client  kubernetes.Interface
+	sched   *scheduler.Scheduler
+	cluster *cluster.Cluster
 }
 
 func newHarness(t *testing.T) *harness {
@@ -51,7 +52,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, ctx: ctx, clk: clk, client: c.Client(), sched: s}
+	h := &harness{t: t, ctx: ctx, clk: clk, client: c.Client(), sched: s, cluster: c}
 	h.waitFor("the default service account", func() bool {
 		_, err := h.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
@@ -307,4 +308,87 @@ func TestResourcesAndDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitFor("small to be bound", func() bool { return h.pod("small").Spec.NodeName == "node01" })
+}
+
+// TestPreemption: a system-cluster-critical pod that does not fit evicts a priority-0 pod,
+// waits for it to go, and takes its room.
+func TestPreemption(t *testing.T) {
+	h := newHarness(t)
+	h.createNode("node01", "2", nil)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	spec := func(cpu, class string) v1.PodSpec {
+		return v1.PodSpec{PriorityClassName: class, Containers: []v1.Container{{Name: "web", Image: "nginx",
+			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)}}}}}
+	}
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "low"}, Spec: spec("1500m", "")})
+	h.waitFor("low to be bound", func() bool { return h.pod("low").Spec.NodeName == "node01" })
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "high", Namespace: "default"}, Spec: spec("1", "system-cluster-critical")})
+	h.waitNotes("high", "Warning FailedScheduling (Scheduling): 0/1 nodes are available: 1 Insufficient cpu. "+
+		"preemption: found a potential placement for pod on node node01, preempting 1 victims")
+	h.waitFor("high to be nominated", func() bool { return h.pod("high").Status.NominatedNodeName == "node01" })
+
+	// The victim: marked, deleted (it terminates: there is no kubelet here), and told why.
+	h.waitFor("low to terminate", func() bool { return h.pod("low").DeletionTimestamp != nil })
+	high := h.pod("high")
+	h.waitNotes("low", "Normal Scheduled (Binding): Successfully assigned default/low to node01\n"+
+		"Normal Preempted (Preempting): Preempted by pod "+string(high.UID)+" on node node01")
+	var disruption *v1.PodCondition
+	for _, c := range h.pod("low").Status.Conditions {
+		if c.Type == v1.DisruptionTarget {
+			disruption = &c
+		}
+	}
+	if disruption == nil || disruption.Status != v1.ConditionTrue || disruption.Reason != v1.PodReasonPreemptionByScheduler ||
+		disruption.Message != "default-scheduler: preempting to accommodate a higher priority pod" {
+		t.Fatalf("DisruptionTarget condition: %+v", disruption)
+	}
+	if got := h.pod("high").Spec.NodeName; got != "" {
+		t.Fatalf("bound to %q while the victim still runs", got)
+	}
+
+	// The kubelet would confirm the deletion; the freed room lets the preemptor in.
+	zero := int64(0)
+	if err := h.client.CoreV1().Pods("default").Delete(h.ctx, "low", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("high to be bound", func() bool { return h.pod("high").Spec.NodeName == "node01" })
+}
+
+// TestFastForward: aging the world runs the scheduler's flushes at their virtual moments. The
+// clock settles each moment until the store and the scheduler are idle, as the cluster's settle
+// does for its components.
+func TestFastForward(t *testing.T) {
+	h := newHarness(t)
+	h.clk.SetSettle(func() {
+		quiet := 0
+		for deadline := time.Now().Add(2 * time.Second); quiet < 2 && time.Now().Before(deadline); {
+			if h.cluster.Store.Idle() && h.sched.Idle() {
+				quiet++
+			} else {
+				quiet = 0
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	})
+	h.createNode("node01", "2", nil)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ssd"}, Spec: v1.PodSpec{NodeSelector: map[string]string{"disktype": "ssd"}}})
+	msg := "Warning FailedScheduling (Scheduling): 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. " +
+		"preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+	h.waitNotes("ssd", msg)
+	h.waitFor("the scheduler to be idle", h.sched.Idle)
+
+	// Eleven minutes: retries at 5m30s and at 11m, each stamped at its moment, 5m30s and 0s ago.
+	// Aging the store gives every object a new resourceVersion (storage/shift.go), so the third
+	// attempt is about a new version of the pod too: a new event rather than a series, unlike a
+	// cluster that really waited.
+	h.clk.Advance(11 * time.Minute)
+	h.waitNotes("ssd", msg+"\n"+msg+"\n"+msg)
+	var ago []time.Duration
+	for _, e := range h.events("ssd") {
+		ago = append(ago, epoch.Sub(e.EventTime.Time))
+	}
+	if want := []time.Duration{11 * time.Minute, 5*time.Minute + 30*time.Second, 0}; fmt.Sprint(ago) != fmt.Sprint(want) {
+		t.Fatalf("attempts %v ago, want %v", ago, want)
+	}
 }

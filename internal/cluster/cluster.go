@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mathrand "math/rand"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"kubesim.dev/kubesim/internal/controllers"
 	"kubesim.dev/kubesim/internal/node"
 	"kubesim.dev/kubesim/internal/registry"
+	"kubesim.dev/kubesim/internal/scheduler"
 	"kubesim.dev/kubesim/internal/storage"
 )
 
@@ -59,6 +61,7 @@ type Cluster struct {
 	nodes     map[string]*node.Node
 	nodeOrder []string
 	settledRV atomic.Uint64 // the store's resourceVersion when the clock last settled
+	scheduler *scheduler.Scheduler
 	opts      Options
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -109,6 +112,16 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, fmt.Errorf("bootstrapping cluster %s: %w", c.ID, err)
 	}
+	sched, err := scheduler.Start(ctx, scheduler.Config{
+		Client: c.componentConfig("kube-scheduler"),
+		Clock:  c.Clock,
+		Rand:   mathrand.New(mathrand.NewSource(opts.Seed + 3000)),
+	})
+	if err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("starting the scheduler of cluster %s: %w", c.ID, err)
+	}
+	c.scheduler = sched
 	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert}); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)

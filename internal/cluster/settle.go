@@ -42,5 +42,5 @@ func (c *Cluster) idle() bool {
 			return false
 		}
 	}
-	return true
+	return c.scheduler == nil || c.scheduler.Idle()
 }

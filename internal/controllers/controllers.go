@@ -98,6 +98,10 @@ func Start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("cronjob controller: %w", err)
 	}
 
+	if err := startNodeTaints(ctx, client, typed); err != nil {
+		return fmt.Errorf("node lifecycle controller: %w", err)
+	}
+
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(client.Discovery()))
 	started := make(chan struct{})
 	graph := garbagecollector.NewDependencyGraphBuilder(ctx, meta, mapper,

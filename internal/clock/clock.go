@@ -161,6 +161,34 @@ func (c *Clock) Advance(d time.Duration) {
 	c.poke()
 }
 
+// Reanchor moves a frozen clock's whole world, timestamps and timers with it, so that its "now"
+// is the current wall-clock second. Nothing runs: the world is translated, not aged. Clients that
+// compute ages from their own wall clock (kubectl) then see exactly the ages of the virtual world,
+// however long ago the clock was frozen. It does nothing to a clock that follows the wall.
+func (c *Clock) Reanchor() {
+	c.stepping.Lock()
+	defer c.stepping.Unlock()
+	c.mu.Lock()
+	if !c.frozen {
+		c.mu.Unlock()
+		return
+	}
+	d := c.wall().Truncate(time.Second).Sub(c.now)
+	if d == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.now = c.now.Add(d)
+	for _, t := range c.timers {
+		t.due = t.due.Add(d)
+	}
+	shifters := append([]func(time.Duration){}, c.shifters...)
+	c.mu.Unlock()
+	for _, f := range shifters {
+		f(-d) // shifters move timestamps back by their argument
+	}
+}
+
 // runUntil runs, in order, every timer due at or before target, each with Now() reporting its due
 // time. Timers that the running ones schedule inside the window run too.
 func (c *Clock) runUntil(target time.Time) {

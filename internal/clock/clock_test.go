@@ -102,3 +102,26 @@ func TestAdvanceOnRealClockRunsDueTimers(t *testing.T) {
 		t.Fatalf("Advance(168h) ran %q", s)
 	}
 }
+
+func TestReanchorTranslatesTheWorld(t *testing.T) {
+	c := NewFrozen(t0)
+	stamp := t0.Add(-time.Minute)
+	c.OnShift(func(d time.Duration) { stamp = stamp.Add(-d) })
+	var fired time.Time
+	c.AfterFunc(30*time.Second, func() { fired = c.Now() })
+	c.wall = func() time.Time { return t0.Add(time.Hour + 300*time.Millisecond) }
+	c.Reanchor()
+	if want := t0.Add(time.Hour); !c.Now().Equal(want) {
+		t.Fatalf("now is %v, want the wall second %v", c.Now(), want)
+	}
+	if age := c.Since(stamp); age != time.Minute {
+		t.Fatalf("after reanchoring the stamp is %v old, want 1m", age)
+	}
+	if !fired.IsZero() {
+		t.Fatal("reanchoring ran a timer")
+	}
+	c.Step(30 * time.Second)
+	if want := t0.Add(time.Hour + 30*time.Second); !fired.Equal(want) {
+		t.Fatalf("the timer ran at %v, want %v", fired, want)
+	}
+}

@@ -44,3 +44,30 @@ func (c *Cluster) idle() bool {
 	}
 	return c.scheduler == nil || c.scheduler.Idle()
 }
+
+// quietPeriod is how long a cluster must stay idle for Settle to call it settled: long enough for
+// a watch event to travel through client-go into a component's handler.
+const quietPeriod = 20 * time.Millisecond
+
+// Settle waits (up to settleLimit) until the cluster has been idle for a quiet period: every
+// reaction to the last change (scheduling, a kubelet starting a pod, a controller creating pods)
+// has happened. Tests call it before they look, or before they move a frozen clock.
+func (c *Cluster) Settle() {
+	deadline := time.Now().Add(settleLimit)
+	quietSince := time.Time{}
+	lastRV := c.Store.ResourceVersion()
+	for time.Now().Before(deadline) {
+		rv := c.Store.ResourceVersion()
+		if c.idle() && rv == lastRV {
+			if quietSince.IsZero() {
+				quietSince = time.Now()
+			} else if time.Since(quietSince) >= quietPeriod {
+				return
+			}
+		} else {
+			quietSince = time.Time{}
+		}
+		lastRV = rv
+		time.Sleep(200 * time.Microsecond)
+	}
+}

@@ -272,7 +272,6 @@ func (w *world) lease(name string, renew time.Time) {
 		Spec: coordinationv1.LeaseSpec{RenewTime: &t}})
 }
 
-
 // postStatus is the kubelet's status update: conditions from the API's node, heartbeats now.
 func (w *world) postStatus(name string, ready v1.ConditionStatus) {
 	n := w.nodes[name].DeepCopy()

@@ -123,7 +123,7 @@ type Monitor struct {
 	last   time.Time // the last pass's moment, zero before the first
 	dirty  time.Time // the pass that must look at a change, zero when none must
 
-	nodes map[string]*nodeView
+	nodes  map[string]*nodeView
 	known  map[string]*v1.Node // knownNodeSet: nodes observed by a pass, as first observed
 	zones  map[string]*zone    // zoneNoExecuteTainter
 	states map[string]string   // zoneStates
@@ -136,7 +136,7 @@ type nodeView struct {
 	node    *v1.Node  // as the informer has it
 	renew   time.Time // its Lease's renewTime (zero: no lease)
 	leaseRV string    // the version of the Lease renew comes from
-	floor time.Time // the probe's lower bound: when the node was first seen, or the last reset
+	floor   time.Time // the probe's lower bound: when the node was first seen, or the last reset
 	// ready is the Ready condition the last pass left (nodeHealth.status); nil before the first
 	// pass or while the kubelet never posted one.
 	ready  *v1.NodeCondition

@@ -88,6 +88,8 @@ func Run(ctx context.Context, cfg *rest.Config, clk *clock.Clock, rnd *rand.Rand
 }
 
 // Start starts a scheduler and returns without waiting for its informers; it stops with ctx.
+// The cluster's settle function should wait for Idle too: a flush the clock runs at a virtual
+// moment only queues pods, and the attempts (API writes) follow on the scheduling goroutine.
 func Start(ctx context.Context, cfg Config) (*Scheduler, error) {
 	client, err := kubernetes.NewForConfig(cfg.Client)
 	if err != nil {

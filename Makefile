@@ -27,4 +27,4 @@ bench: build
 	./$(BIN) bench
 
 clean:
-	rm -rf bin web/dist web/node_modules
+	rm -rf bin web/node_modules && find web/static -mindepth 1 ! -name README.md -exec rm -rf {} +

@@ -205,24 +205,22 @@ func (s *Scheduler) kick() {
 	}
 }
 
-// scheduleNext runs whatever periodic work is due and one scheduling cycle; it reports whether
-// there may be more to do.
+// scheduleNext runs one scheduling cycle; it reports whether there may be more to do. Periodic
+// work runs only on the clock's timer (onTimer), so that a fast-forward runs it at its virtual
+// moment, never late at whatever time the loop happens to wake.
 func (s *Scheduler) scheduleNext(ctx context.Context) bool {
 	s.mu.Lock()
 	now := s.clock.Now()
-	writes := s.runDueLocked(now)
 	qp, ok := s.queue.Pop(now)
 	if !ok {
 		s.busy = false
 		s.rearmLocked(now)
 		s.mu.Unlock()
-		s.send(ctx, writes)
 		return false
 	}
 	s.busy = true
 	nodes, pods := s.snapshotLocked()
 	s.mu.Unlock()
-	s.send(ctx, writes)
 	s.scheduleOne(ctx, qp, nodes, pods)
 	return true
 }
@@ -450,12 +448,8 @@ func (s *Scheduler) rearmLocked(now time.Time) {
 	if next.IsZero() {
 		return
 	}
-	if !next.After(now) {
-		s.kick()
-		return
-	}
 	s.timerAt = next
-	s.timer = s.clock.AfterFunc(next.Sub(now), s.onTimer)
+	s.timer = s.clock.AfterFunc(max(next.Sub(now), 0), s.onTimer)
 }
 
 // onTimer runs on the clock, at the moment a periodic loop is due: the queue moves happen at

@@ -3,13 +3,13 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"strings"
 	"testing"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -19,47 +19,46 @@ import (
 	"kubesim.dev/kubesim/internal/apiserver"
 	"kubesim.dev/kubesim/internal/clock"
 	"kubesim.dev/kubesim/internal/cluster"
-	"kubesim.dev/kubesim/internal/scheduler"
 )
 
 var epoch = time.Date(2026, 11, 25, 6, 22, 30, 0, time.UTC)
 
-// harness is a cluster without kubelets on a frozen clock, with a scheduler running against it.
+// harness is a cluster on a frozen clock, with the scheduler the cluster runs (cluster.New starts
+// it): nodes is the cluster's machines, none meaning a cluster without kubelets whose nodes the
+// test registers itself.
 type harness struct {
 	t       *testing.T
 	ctx     context.Context
 	clk     *clock.Clock
 	client  kubernetes.Interface
-	sched   *scheduler.Scheduler
 	cluster *cluster.Cluster
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T, nodes []cluster.NodeSpec) *harness {
 	t.Helper()
 	srv, err := apiserver.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewFrozen(epoch)
-	c, err := cluster.New(srv, cluster.Options{ID: "sched", Seed: 1, Clock: clk, Nodes: []cluster.NodeSpec{}})
+	c, err := cluster.New(srv, cluster.Options{ID: "sched", Seed: 1, Clock: clk, Nodes: nodes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := scheduler.Start(ctx, scheduler.Config{Client: c.RESTConfig(), Clock: clk, Rand: rand.New(rand.NewSource(1))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, ctx: ctx, clk: clk, client: c.Client(), sched: s, cluster: c}
+	h := &harness{t: t, ctx: ctx, clk: clk, client: c.Client(), cluster: c}
 	h.waitFor("the default service account", func() bool {
 		_, err := h.client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	})
-	h.waitFor("the scheduler to sync", s.Idle)
+	h.settle()
 	return h
 }
+
+// settle waits until the cluster, its scheduler included, has done everything it was going to.
+func (h *harness) settle() { h.cluster.Settle() }
 
 // waitFor polls cond until it holds or five seconds of wall time pass.
 func (h *harness) waitFor(what string, cond func() bool) {
@@ -72,11 +71,11 @@ func (h *harness) waitFor(what string, cond func() bool) {
 	}
 }
 
-// step moves the clock and waits for the scheduler to act on it.
+// step moves the clock and waits for the cluster to act on it.
 func (h *harness) step(d time.Duration) {
 	h.t.Helper()
 	h.clk.Step(d)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 }
 
 func (h *harness) createPod(p *v1.Pod) {
@@ -101,30 +100,61 @@ func (h *harness) createNode(name string, cpu string, labels map[string]string, 
 		all[k] = v
 	}
 	nodes := h.client.CoreV1().Nodes()
-	n, err := nodes.Create(h.ctx, &v1.Node{
+	if _, err := nodes.Create(h.ctx, &v1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: all},
 		Spec:       v1.NodeSpec{Taints: taints},
-	}, metav1.CreateOptions{})
-	if err != nil {
+	}, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
 	res := v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu), v1.ResourceMemory: resource.MustParse("4010352Ki"),
 		v1.ResourcePods: resource.MustParse("110")}
-	n.Status = v1.NodeStatus{
-		Capacity: res, Allocatable: res,
-		Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
-			LastHeartbeatTime: metav1.NewTime(epoch), LastTransitionTime: metav1.NewTime(epoch)}},
-	}
-	if n, err = nodes.UpdateStatus(h.ctx, n, metav1.UpdateOptions{}); err != nil {
-		h.t.Fatal(err)
-	}
-	n.Spec.Taints = taints
-	if _, err := nodes.Update(h.ctx, n, metav1.UpdateOptions{}); err != nil {
-		h.t.Fatal(err)
+	h.updateNode(name, true, func(n *v1.Node) {
+		n.Status = v1.NodeStatus{
+			Capacity: res, Allocatable: res,
+			Conditions: []v1.NodeCondition{{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
+				LastHeartbeatTime: metav1.NewTime(epoch), LastTransitionTime: metav1.NewTime(epoch)}},
+		}
+	})
+	h.updateNode(name, false, func(n *v1.Node) { n.Spec.Taints = taints })
+}
+
+// updateNode changes the latest version of a node (its status when status is set), again when
+// a controller changed it in between.
+func (h *harness) updateNode(name string, status bool, change func(*v1.Node)) {
+	h.t.Helper()
+	nodes := h.client.CoreV1().Nodes()
+	for {
+		n, err := nodes.Get(h.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		change(n)
+		if status {
+			_, err = nodes.UpdateStatus(h.ctx, n, metav1.UpdateOptions{})
+		} else {
+			_, err = nodes.Update(h.ctx, n, metav1.UpdateOptions{})
+		}
+		if !apierrors.IsConflict(err) {
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			return
+		}
 	}
 }
 
-// events lists the events.k8s.io events about a pod, oldest first.
+// waitReady waits until the node lifecycle controller has found a kubelet's node ready and lifted
+// the not-ready taint the node was registered with.
+func (h *harness) waitReady(node string) {
+	h.t.Helper()
+	h.waitFor(node+" to be ready", func() bool {
+		n, err := h.client.CoreV1().Nodes().Get(h.ctx, node, metav1.GetOptions{})
+		return err == nil && len(n.Spec.Taints) == 0
+	})
+	h.settle()
+}
+
+// events lists the events.k8s.io events about a pod, by name: for the scheduler's, oldest first.
 func (h *harness) events(pod string) []eventsv1.Event {
 	h.t.Helper()
 	list, err := h.client.EventsV1().Events("default").List(h.ctx, metav1.ListOptions{
@@ -136,10 +166,13 @@ func (h *harness) events(pod string) []eventsv1.Event {
 	return list.Items
 }
 
-// notes renders a pod's events as "Type Reason (Action): note [xN]" lines.
+// notes renders the scheduler's events about a pod as "Type Reason (Action): note [xN]" lines.
 func (h *harness) notes(pod string) string {
 	var lines []string
 	for _, e := range h.events(pod) {
+		if e.ReportingController != "default-scheduler" {
+			continue // the kubelet's
+		}
 		line := fmt.Sprintf("%s %s (%s): %s", e.Type, e.Reason, e.Action, e.Note)
 		if e.Series != nil {
 			line += fmt.Sprintf(" [x%d]", e.Series.Count)
@@ -177,7 +210,7 @@ const (
 // before any node fails with "no nodes available", is retried after its back-off, and is bound
 // once a node exists.
 func TestSchedulesThroughTheAPI(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, []cluster.NodeSpec{})
 	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web"}})
 	h.waitNotes("web", noNodes)
 	ev := h.events("web")[0]
@@ -220,7 +253,7 @@ func TestSchedulesThroughTheAPI(t *testing.T) {
 	// at t+5s).
 	h.createNode("controlplane", "2", map[string]string{controlTnt: ""}, v1.Taint{Key: controlTnt, Effect: v1.TaintEffectNoSchedule})
 	h.createNode("node01", "2", nil)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 	h.step(2 * time.Second)
 	if h.pod("web").Spec.NodeName != "" {
 		t.Fatal("scheduled before the back-off ended")
@@ -234,7 +267,7 @@ func TestSchedulesThroughTheAPI(t *testing.T) {
 	// A pod that names its node, and a pod for another scheduler, are not ours.
 	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pinned"}, Spec: v1.PodSpec{NodeName: "controlplane"}})
 	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Spec: v1.PodSpec{SchedulerName: "my-scheduler"}})
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 	if got := h.notes("pinned") + h.notes("other"); got != "" {
 		t.Fatalf("events for pods that are not the scheduler's: %s", got)
 	}
@@ -242,12 +275,10 @@ func TestSchedulesThroughTheAPI(t *testing.T) {
 
 // TestRetriesOnClusterEvents: an unschedulable pod is retried when a node changes in a way its
 // rejecting plugin cares about, and every 5 minutes otherwise; repeats of the same event become a
-// series.
+// series. The cluster is the default one, with kubelets keeping its two nodes alive.
 func TestRetriesOnClusterEvents(t *testing.T) {
-	h := newHarness(t)
-	h.createNode("controlplane", "2", map[string]string{controlTnt: ""}, v1.Taint{Key: controlTnt, Effect: v1.TaintEffectNoSchedule})
-	h.createNode("node01", "2", nil)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h := newHarness(t, nil)
+	h.waitReady("node01")
 	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ssd"}, Spec: v1.PodSpec{NodeSelector: map[string]string{"disktype": "ssd"}}})
 	msg := "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint(s). " +
 		"preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
@@ -275,14 +306,7 @@ func TestRetriesOnClusterEvents(t *testing.T) {
 	h.waitNotes("ssd", failed)
 
 	// Labelling a node is an event NodeAffinity's hint queues the pod for.
-	n, err := h.client.CoreV1().Nodes().Get(h.ctx, "node01", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Labels["disktype"] = "ssd"
-	if _, err := h.client.CoreV1().Nodes().Update(h.ctx, n, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h.updateNode("node01", false, func(n *v1.Node) { n.Labels["disktype"] = "ssd" })
 	h.waitFor("the pod to be bound", func() bool { return h.pod("ssd").Spec.NodeName == "node01" })
 	h.waitNotes("ssd", failed+"\nNormal Scheduled (Binding): Successfully assigned default/ssd to node01")
 }
@@ -290,9 +314,9 @@ func TestRetriesOnClusterEvents(t *testing.T) {
 // TestResourcesAndDeletion: requests count against what bound pods hold, and deleting a bound
 // pod frees its room for a waiting one.
 func TestResourcesAndDeletion(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, []cluster.NodeSpec{})
 	h.createNode("node01", "2", nil)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 	cpu := func(q string) v1.PodSpec {
 		return v1.PodSpec{Containers: []v1.Container{{Name: "web", Image: "nginx", Resources: v1.ResourceRequirements{
 			Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(q)}}}}}
@@ -313,9 +337,9 @@ func TestResourcesAndDeletion(t *testing.T) {
 // TestPreemption: a system-cluster-critical pod that does not fit evicts a priority-0 pod,
 // waits for it to go, and takes its room.
 func TestPreemption(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, []cluster.NodeSpec{})
 	h.createNode("node01", "2", nil)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 	spec := func(cpu, class string) v1.PodSpec {
 		return v1.PodSpec{PriorityClassName: class, Containers: []v1.Container{{Name: "web", Image: "nginx",
 			Resources: v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(cpu)}}}}}
@@ -354,41 +378,29 @@ func TestPreemption(t *testing.T) {
 	h.waitFor("high to be bound", func() bool { return h.pod("high").Spec.NodeName == "node01" })
 }
 
-// TestFastForward: aging the world runs the scheduler's flushes at their virtual moments. The
-// clock settles each moment until the store and the scheduler are idle, as the cluster's settle
-// does for its components.
+// TestFastForward: aging the world runs the scheduler's flushes at their virtual moments (the
+// cluster's settle waits for the scheduler between moments).
 func TestFastForward(t *testing.T) {
-	h := newHarness(t)
-	h.clk.SetSettle(func() {
-		quiet := 0
-		for deadline := time.Now().Add(2 * time.Second); quiet < 2 && time.Now().Before(deadline); {
-			if h.cluster.Store.Idle() && h.sched.Idle() {
-				quiet++
-			} else {
-				quiet = 0
-			}
-			time.Sleep(50 * time.Microsecond)
-		}
-	})
-	h.createNode("node01", "2", nil)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h := newHarness(t, nil)
+	h.waitReady("node01")
 	h.createPod(&v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "ssd"}, Spec: v1.PodSpec{NodeSelector: map[string]string{"disktype": "ssd"}}})
-	msg := "Warning FailedScheduling (Scheduling): 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. " +
-		"preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+	msg := "Warning FailedScheduling (Scheduling): 0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, " +
+		"1 node(s) had untolerated taint(s). preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
 	h.waitNotes("ssd", msg)
-	h.waitFor("the scheduler to be idle", h.sched.Idle)
+	h.settle()
 
-	// Eleven minutes: retries at 5m30s and at 11m, each stamped at its moment, 5m30s and 0s ago.
-	// Aging the store gives every object a new resourceVersion (storage/shift.go), so the third
-	// attempt is about a new version of the pod too: a new event rather than a series, unlike a
-	// cluster that really waited.
+	// Eleven minutes: retries at 5m30s (a new event: the condition update changed the pod's
+	// version) and at 11m (the same event again: a series), each stamped at its moment.
 	h.clk.Advance(11 * time.Minute)
-	h.waitNotes("ssd", msg+"\n"+msg+"\n"+msg)
-	var ago []time.Duration
-	for _, e := range h.events("ssd") {
-		ago = append(ago, epoch.Sub(e.EventTime.Time))
+	h.waitNotes("ssd", msg+"\n"+msg+" [x2]")
+	evs := h.events("ssd")
+	if got := epoch.Sub(evs[0].EventTime.Time); got != 11*time.Minute {
+		t.Fatalf("first attempt %v ago", got)
 	}
-	if want := []time.Duration{11 * time.Minute, 5*time.Minute + 30*time.Second, 0}; fmt.Sprint(ago) != fmt.Sprint(want) {
-		t.Fatalf("attempts %v ago, want %v", ago, want)
+	if got := epoch.Sub(evs[1].EventTime.Time); got != 5*time.Minute+30*time.Second {
+		t.Fatalf("second attempt %v ago", got)
+	}
+	if got := evs[1].Series.LastObservedTime.Time; !got.Equal(epoch) {
+		t.Fatalf("third attempt at %v", got)
 	}
 }

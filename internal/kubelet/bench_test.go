@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,9 +77,25 @@ func BenchmarkSync1000Pods(b *testing.B) {
 	_, advance := loadNode(b, 1000)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := cpuTime()
 	for range b.N {
 		advance(90 * time.Second) // every pod syncs at least once
 	}
+	reportCPU(b, cpu)
+}
+
+// cpuTime is the process's CPU time (user and system, all threads). Benchmarks report it next
+// to the wall time, which a shared machine inflates.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, since time.Duration) {
+	b.ReportMetric(float64(cpuTime()-since)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 }
 
 // TestMemoryPer1000Pods keeps the per-pod state small: a node with 1,000 running pods holds well
@@ -115,5 +132,55 @@ func TestDeterministic(t *testing.T) {
 	}
 	if a, b := run(), run(); a != b {
 		t.Fatalf("runs differ:\n%s\n%s", a, b)
+	}
+}
+
+// weekNode starts a kubelet running n pods and returns a function that fast-forwards it by d in
+// one Step call (and the follow-up calls that answer its operations, all at the interval's end),
+// as the node driver does during clock.Advance. It returns the number of pod status writes and
+// event records handed out.
+func weekNode(tb testing.TB, n int) func(d time.Duration) (statuses, events int) {
+	k, advance := loadNode(tb, n)
+	rt := newFakeRuntime()
+	if err := rt.push("nginx:1.28", 72195292); err != nil {
+		tb.Fatal(err)
+	}
+	if err := rt.load("nginx:1.28"); err != nil {
+		tb.Fatal(err)
+	}
+	now := k.wall(k.now)
+	_ = advance
+	return func(d time.Duration) (int, int) {
+		now = now.Add(d)
+		statuses, events := 0, 0
+		rd := k.Step(now)
+		for {
+			statuses += len(rd.PodStatuses)
+			events += len(rd.Events)
+			if len(rd.Ops) == 0 {
+				return statuses, events
+			}
+			rd = k.Step(now, rt.exec(rd.Ops, nil)...)
+		}
+	}
+}
+
+// BenchmarkWeek measures a fast-forward of a week (clock.Advance(168h)) on a node running 0, 10
+// and 1,000 pods: the driver calls Step once with the interval's end.
+func BenchmarkWeek(b *testing.B) {
+	for _, n := range []int{0, 10, 1000} {
+		b.Run(fmt.Sprintf("pods=%d", n), func(b *testing.B) {
+			week := weekNode(b, n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			var statuses, events int
+			for range b.N {
+				statuses, events = week(168 * time.Hour)
+			}
+			reportCPU(b, cpu)
+			b.ReportMetric(float64(statuses), "statuses/op")
+			b.ReportMetric(float64(events), "events/op")
+		})
 	}
 }

@@ -31,6 +31,7 @@ type imageGC struct {
 	records    map[string]*imageRecord // by image ID
 	began      time.Time
 	prevFailed bool
+	tick       *timer // garbageCollectImages' timer
 }
 
 // startImageGC schedules image GC unless it is off (high threshold 100 and no maximum age).
@@ -39,12 +40,12 @@ func (k *Kubelet) startImageGC() {
 	if ptr.Deref(k.cfg.ImageGCHighThresholdPercent, 85) == 100 && k.cfg.ImageMaximumGCAge.Duration == 0 {
 		return
 	}
-	k.at(k.now, k.garbageCollectImages)
+	k.gc.tick = k.at(k.now, k.garbageCollectImages)
 }
 
 // garbageCollectImages is one run of GarbageCollect and its failure accounting.
 func (k *Kubelet) garbageCollectImages() {
-	k.after(imageGCPeriod, k.garbageCollectImages)
+	k.rearm(k.gc.tick, k.now.Add(imageGCPeriod))
 	freeTime := k.now
 	done := func(err error) {
 		if err == nil {

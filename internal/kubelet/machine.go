@@ -1,7 +1,6 @@
 package kubelet
 
 import (
-	"container/heap"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -10,6 +9,7 @@ import (
 // timer is a callback the machine runs at a moment of its own time line.
 type timer struct {
 	at    time.Time
+	key   int64 // at in Unix nanoseconds: timers are ordered by key, then seq
 	seq   uint64
 	fn    func()
 	index int // position in the heap; -1 once fired or stopped
@@ -20,52 +20,113 @@ func (k *Kubelet) stop(t *timer) bool {
 	if t == nil || t.index < 0 {
 		return false
 	}
-	heap.Remove(&k.timers, t.index)
-	t.index = -1
+	k.timers.remove(t.index)
 	return true
 }
 
 // at schedules fn at t (or now, if t is in the past).
 func (k *Kubelet) at(t time.Time, fn func()) *timer {
+	return k.rearm(&timer{fn: fn, index: -1}, t)
+}
+
+// rearm schedules a timer that is not pending (fired or stopped) again, at t or now: periodic
+// work reuses its timer instead of allocating one per run. It takes the next sequence number, as
+// a new timer would, so that the order of timers due at one moment does not change.
+func (k *Kubelet) rearm(tm *timer, t time.Time) *timer {
+	if tm.index >= 0 {
+		panic("kubelet: rearming a pending timer")
+	}
 	if t.Before(k.now) {
 		t = k.now
 	}
 	k.seq++
-	tm := &timer{at: t, seq: k.seq, fn: fn, index: -1}
-	heap.Push(&k.timers, tm)
+	tm.at, tm.key, tm.seq = t, t.UnixNano(), k.seq
+	k.timers.push(tm)
 	return tm
 }
 
 // after schedules fn d from now.
 func (k *Kubelet) after(d time.Duration, fn func()) *timer { return k.at(k.now.Add(d), fn) }
 
-type timerHeap []*timer
+// timerHeap is a binary min-heap of pending timers. It is written out rather than run through
+// container/heap, and keeps each timer's ordering key next to its pointer, because a long Step pops
+// and pushes millions of timers (every pod's periodic sync): comparing keys in one contiguous
+// array, without interface calls or a pointer chase per comparison, is several times cheaper.
+type timerHeap []heapEntry
+
+type heapEntry struct {
+	key    int64
+	seq    uint64
+	*timer // the same key and seq
+}
 
 func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if h[i].at.Equal(h[j].at) {
-		return h[i].seq < h[j].seq
-	}
-	return h[i].at.Before(h[j].at)
+
+func (h timerHeap) less(i, j int) bool {
+	return h[i].key < h[j].key || (h[i].key == h[j].key && h[i].seq < h[j].seq)
 }
-func (h timerHeap) Swap(i, j int) {
+
+func (h timerHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i
 	h[j].index = j
 }
-func (h *timerHeap) Push(x any) {
-	t := x.(*timer)
+
+func (h *timerHeap) push(t *timer) {
 	t.index = len(*h)
-	*h = append(*h, t)
+	*h = append(*h, heapEntry{key: t.key, seq: t.seq, timer: t})
+	h.up(t.index)
 }
-func (h *timerHeap) Pop() any {
+
+// pop removes and returns the earliest timer.
+func (h *timerHeap) pop() *timer { return h.remove(0) }
+
+// remove takes out the timer at position i.
+func (h *timerHeap) remove(i int) *timer {
 	old := *h
-	n := len(old)
-	t := old[n-1]
-	old[n-1] = nil
-	*h = old[:n-1]
+	n := len(old) - 1
+	t := old[i].timer
+	if i != n {
+		old.swap(i, n)
+		if !old[:n].down(i) {
+			old[:n].up(i)
+		}
+	}
+	old[n] = heapEntry{}
+	*h = old[:n]
 	t.index = -1
 	return t
+}
+
+func (h timerHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+// down moves the timer at i towards the leaves; it reports whether it moved.
+func (h timerHeap) down(i0 int) bool {
+	i, n := i0, len(h)
+	for {
+		j := 2*i + 1
+		if j >= n {
+			break
+		}
+		if r := j + 1; r < n && h.less(r, j) {
+			j = r
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
 
 // call emits op and runs then with its result when the driver answers. A nil then means the
@@ -110,7 +171,7 @@ func (k *Kubelet) run(target time.Time) {
 }
 
 func (k *Kubelet) fire() {
-	t := heap.Pop(&k.timers).(*timer)
+	t := k.timers.pop()
 	k.advance(t.at)
 	t.fn()
 }

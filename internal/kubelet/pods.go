@@ -21,11 +21,12 @@ type podState struct {
 	written []byte        // the last status written to the API (merged), protobuf-encoded
 
 	// pod worker
-	working bool
-	pending bool   // an update arrived while a sync was running
-	resync  *timer // the work queue entry
-	dirty   bool   // the runtime changed since PLEG last looked
-	run     *syncRun
+	working  bool
+	pending  bool   // an update arrived while a sync was running
+	resync   *timer // the work queue entry, while it is pending
+	resyncer *timer // the timer resync reuses
+	dirty    bool   // the runtime changed since PLEG last looked
+	run      *syncRun
 
 	// termination
 	terminating        bool // terminating: termination requested or the pod reached a terminal phase
@@ -173,22 +174,33 @@ func (k *Kubelet) podUpdate(p *podState) {
 func (k *Kubelet) enqueue(p *podState, delay time.Duration) {
 	k.stop(p.resync)
 	due := k.tick(k.now.Add(delay), housekeepingPeriod, false)
-	p.resync = k.at(due, func() {
-		p.resync = nil
-		k.podUpdate(p)
-	})
+	if p.resyncer == nil {
+		p.resyncer = &timer{index: -1, fn: func() {
+			p.resync = nil
+			k.podUpdate(p)
+		}}
+	}
+	p.resync = k.rearm(p.resyncer, due)
 }
 
 // tick returns the first tick of a ticker started with the kubelet, with the given period, at or
 // (when strict) after t.
 func (k *Kubelet) tick(t time.Time, period time.Duration, strict bool) time.Time {
 	since := t.Sub(k.start)
-	n := since / period
-	at := k.start.Add(n * period)
-	if at.Before(t) || (strict && at.Equal(t)) {
-		at = at.Add(period)
+	if since < 0 {
+		n := since / period
+		at := k.start.Add(n * period)
+		if at.Before(t) || (strict && at.Equal(t)) {
+			at = at.Add(period)
+		}
+		return at
 	}
-	return at
+	// The same, with one time addition.
+	at := since - since%period
+	if at < since || strict {
+		at += period
+	}
+	return k.start.Add(at)
 }
 
 // changed notes a runtime change in the pod (a sandbox or container started or ended): the

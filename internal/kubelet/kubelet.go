@@ -202,6 +202,7 @@ func (k *Kubelet) Step(now time.Time, in ...Input) Ready {
 func (k *Kubelet) ready() Ready {
 	rd := k.out
 	k.out = Ready{}
+	k.nodeReady(&rd)
 	if len(k.waiting) > 0 {
 		rd.NextWake = k.wall(k.now)
 	} else if k.timers.Len() > 0 {

@@ -1,9 +1,11 @@
 package kubelet
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	v1 "k8s.io/api/core/v1"
@@ -28,14 +30,39 @@ const (
 	evictionHardNodefsPct   = 10
 )
 
-// nodeState is the kubelet's node-side bookkeeping.
+// nodeState is the kubelet's node-side bookkeeping. The node status is checked and the lease
+// renewed every 10 s for as long as the node lives, so both are kept cheap: the status is updated
+// in place (its conditions), the parts of it that cannot change are built once, the images when
+// the image cache changes, and what is written is copied out once per Ready.
 type nodeState struct {
-	status     *v1.NodeStatus // the last status computed, on the machine's time line
-	reported   *v1.NodeStatus // the last status written
+	status     *v1.NodeStatus // the current status, on the machine's time line; updated in place
 	lastReport time.Time
 	delay      time.Duration // delayAfterNodeStatusChange
 	images     []Image       // the image cache, refreshed from ListImages
+	listed     []Image       // the last list as the runtime gave it (a deep copy)
 	ids        nodeIDs
+
+	// imagesRev counts changes of the image cache's content; statusRev is the one status.Images
+	// was made from. status.Images is replaced, never changed in place, so outImages can share it.
+	imagesRev, statusRev uint64
+
+	reported bool // a status has been written
+	// settled: the last run of the condition setters changed nothing, so the next one only
+	// renews the heartbeats (the setters read nothing but the conditions themselves)
+	settled bool
+
+	// The status to hand out in the next Ready, when outDue: its conditions on the wall clock.
+	outDue    bool
+	outConds  []v1.NodeCondition
+	outImages []v1.ContainerImage
+
+	lease    time.Time // the renewTime to hand out, when leaseDue
+	leaseDue bool
+
+	onImages   func(OpResult) // refreshImages' continuation
+	imagesTick *timer         // refreshImages' timer
+	statusTick *timer         // updateNodeStatus' timer
+	leaseTick  *timer         // renewLease's timer
 }
 
 type nodeIDs struct{ bootID, machineID, systemUUID string }
@@ -43,6 +70,10 @@ type nodeIDs struct{ bootID, machineID, systemUUID string }
 // startNode schedules the node's periodic work and records the kubelet's start.
 func (k *Kubelet) startNode() {
 	k.nodeIDs()
+	k.nodeState.onImages = k.imagesListed
+	k.nodeState.imagesTick = &timer{index: -1, fn: k.refreshImages}
+	k.nodeState.statusTick = &timer{index: -1, fn: k.updateNodeStatus}
+	k.nodeState.leaseTick = &timer{index: -1, fn: k.renewLease}
 	k.at(k.now, func() {
 		ref := k.nodeRef()
 		k.event(ref, v1.EventTypeNormal, events.StartingKubelet, "Starting kubelet.")
@@ -68,38 +99,65 @@ func (k *Kubelet) nodeIDs() {
 
 // refreshImages is the image GC manager's image cache, refreshed from the runtime every 30 s.
 func (k *Kubelet) refreshImages() {
-	k.call(ListImagesOp{OpBase: k.nextID()}, func(r OpResult) {
-		if r.Err == nil {
-			imgs := append([]Image(nil), r.Images...)
-			// sliceutils.ByImageSize: size descending, then ID descending.
-			sort.SliceStable(imgs, func(i, j int) bool {
-				if imgs[i].Size == imgs[j].Size {
-					return imgs[i].ID > imgs[j].ID
-				}
-				return imgs[i].Size > imgs[j].Size
-			})
-			k.nodeState.images = imgs
+	k.call(ListImagesOp{OpBase: k.nextID()}, k.nodeState.onImages)
+}
+
+// imagesListed updates the image cache from the runtime's list. The same list as last time (the
+// usual case) leaves the cache as it is. What is kept is copied: the runtime may reuse its
+// slices.
+func (k *Kubelet) imagesListed(r OpResult) {
+	ns := &k.nodeState
+	if r.Err == nil && !imagesEqual(ns.listed, r.Images) {
+		ns.listed = cloneImages(r.Images)
+		imgs := cloneImages(r.Images)
+		// sliceutils.ByImageSize: size descending, then ID descending.
+		slices.SortStableFunc(imgs, func(a, b Image) int {
+			if a.Size == b.Size {
+				return -strings.Compare(a.ID, b.ID)
+			}
+			return -cmp.Compare(a.Size, b.Size)
+		})
+		if !imagesEqual(ns.images, imgs) {
+			ns.images = imgs
+			ns.imagesRev++
 		}
-		k.after(imageCachePeriod, k.refreshImages)
+	}
+	k.rearm(ns.imagesTick, k.now.Add(imageCachePeriod))
+}
+
+func cloneImages(list []Image) []Image {
+	out := make([]Image, len(list))
+	for i, img := range list {
+		img.RepoTags, img.RepoDigests = slices.Clone(img.RepoTags), slices.Clone(img.RepoDigests)
+		out[i] = img
+	}
+	return out
+}
+
+func imagesEqual(a, b []Image) bool {
+	return slices.EqualFunc(a, b, func(x, y Image) bool {
+		return x.ID == y.ID && x.Size == y.Size && x.Pinned == y.Pinned &&
+			slices.Equal(x.RepoTags, y.RepoTags) && slices.Equal(x.RepoDigests, y.RepoDigests)
 	})
 }
 
-// renewLease renews the node's Lease in kube-node-lease every nodeLeaseDurationSeconds/4.
+// renewLease renews the node's Lease in kube-node-lease every nodeLeaseDurationSeconds/4. Only
+// the last renewal of a Step is handed out (Ready.RenewLease).
 func (k *Kubelet) renewLease() {
-	t := k.wall(k.now)
-	k.out.RenewLease = &t
-	k.after(time.Duration(k.cfg.NodeLeaseDurationSeconds)*time.Second/leaseRenewFraction, k.renewLease)
+	k.nodeState.lease, k.nodeState.leaseDue = k.wall(k.now), true
+	k.rearm(k.nodeState.leaseTick, k.now.Add(time.Duration(k.cfg.NodeLeaseDurationSeconds)*time.Second/leaseRenewFraction))
 }
 
 // updateNodeStatus is tryUpdateNodeStatus, every nodeStatusUpdateFrequency: the status is patched
-// when it changed (heartbeat times aside) or when nodeStatusReportFrequency has passed.
+// when it changed (heartbeat times aside) or when nodeStatusReportFrequency has passed. A change
+// is always written at once, so the status before this update is the one last written, and
+// whether the status differs from it is whether this update changed it.
 func (k *Kubelet) updateNodeStatus() {
-	defer k.after(k.cfg.NodeStatusUpdateFrequency.Duration, k.updateNodeStatus)
-	s := k.computeNodeStatus()
-	k.nodeState.status = s
-	changed := nodeStatusChanged(k.nodeState.reported, s)
+	defer k.rearm(k.nodeState.statusTick, k.now.Add(k.cfg.NodeStatusUpdateFrequency.Duration))
+	s, changed := k.computeNodeStatus()
+	changed = changed || !k.nodeState.reported
 	expired := !k.nodeState.lastReport.IsZero() && k.now.Sub(k.nodeState.lastReport) >= k.cfg.NodeStatusReportFrequency.Duration+k.nodeState.delay
-	if !changed && !expired && k.nodeState.reported != nil {
+	if !changed && !expired && k.nodeState.reported {
 		return
 	}
 	if changed || k.nodeState.lastReport.IsZero() {
@@ -108,43 +166,69 @@ func (k *Kubelet) updateNodeStatus() {
 	} else {
 		k.nodeState.delay = 0
 	}
-	k.nodeState.reported = s.DeepCopy()
-	k.nodeState.lastReport = k.now
-	out := s.DeepCopy()
-	for i := range out.Conditions {
-		c := &out.Conditions[i]
+	ns := &k.nodeState
+	ns.reported = true
+	ns.lastReport = k.now
+	ns.outDue = true
+	ns.outConds = append(ns.outConds[:0], s.Conditions...)
+	for i := range ns.outConds {
+		c := &ns.outConds[i]
 		c.LastHeartbeatTime = metav1.NewTime(k.wall(c.LastHeartbeatTime.Time))
 		c.LastTransitionTime = metav1.NewTime(k.wall(c.LastTransitionTime.Time))
 	}
-	k.out.NodeStatus = out
+	ns.outImages = s.Images
 }
 
-func nodeStatusChanged(old, s *v1.NodeStatus) bool {
-	if old == nil {
-		return true
+// nodeReady adds the node status written and the lease renewed during the Step to rd.
+func (k *Kubelet) nodeReady(rd *Ready) {
+	ns := &k.nodeState
+	if ns.outDue {
+		s := *ns.status // the parts that never change
+		s.Conditions, s.Images = ns.outConds, ns.outImages
+		rd.NodeStatus, ns.outDue = s.DeepCopy(), false
 	}
-	if len(old.Conditions) != len(s.Conditions) {
-		return true
+	if ns.leaseDue {
+		t := ns.lease
+		rd.RenewLease, ns.leaseDue = &t, false
 	}
-	for i := range s.Conditions {
-		a, b := old.Conditions[i], s.Conditions[i]
-		a.LastHeartbeatTime, b.LastHeartbeatTime = metav1.Time{}, metav1.Time{}
-		if !apiequality.Semantic.DeepEqual(a, b) {
-			return true
-		}
-	}
-	a, b := old.DeepCopy(), s.DeepCopy()
-	a.Conditions, b.Conditions = nil, nil
-	return !apiequality.Semantic.DeepEqual(a, b)
 }
 
-// computeNodeStatus runs the kubelet's node status setters.
-func (k *Kubelet) computeNodeStatus() *v1.NodeStatus {
-	s := &v1.NodeStatus{}
-	if old := k.nodeState.status; old != nil {
-		s.Conditions = append(s.Conditions, old.Conditions...)
+// computeNodeStatus runs the kubelet's node status setters on the current status: the parts that
+// cannot change are set once, the images when the image cache changed, the conditions every time.
+// It reports whether anything but heartbeat times changed.
+func (k *Kubelet) computeNodeStatus() (*v1.NodeStatus, bool) {
+	ns := &k.nodeState
+	s := ns.status
+	if s == nil {
+		s = k.staticNodeStatus()
+		s.Images = k.nodeImages()
+		ns.status, ns.statusRev = s, ns.imagesRev
+	}
+	changed := false
+	if ns.statusRev != ns.imagesRev {
+		images := k.nodeImages()
+		changed = !apiequality.Semantic.DeepEqual(s.Images, images)
+		s.Images, ns.statusRev = images, ns.imagesRev
 	}
 	now := metav1.NewTime(k.now)
+	if ns.settled {
+		for i := range s.Conditions {
+			s.Conditions[i].LastHeartbeatTime = now
+		}
+		return s, changed
+	}
+	conds := k.pressureCondition(s, now, v1.NodeMemoryPressure, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "NodeHasSufficientMemory")
+	conds = k.pressureCondition(s, now, v1.NodeDiskPressure, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "NodeHasNoDiskPressure") || conds
+	conds = k.pressureCondition(s, now, v1.NodePIDPressure, "KubeletHasSufficientPID", "kubelet has sufficient PID available", "NodeHasSufficientPID") || conds
+	conds = k.readyCondition(s, now) || conds
+	ns.settled = !conds
+	return s, changed || conds
+}
+
+// staticNodeStatus is what the setters report that depends only on the node and the
+// configuration: addresses, capacity, system info, endpoints, runtime handlers and features.
+func (k *Kubelet) staticNodeStatus() *v1.NodeStatus {
+	s := &v1.NodeStatus{}
 	if k.node.InternalIP != "" {
 		s.Addresses = append(s.Addresses, v1.NodeAddress{Type: v1.NodeInternalIP, Address: k.node.InternalIP})
 	}
@@ -162,7 +246,6 @@ func (k *Kubelet) computeNodeStatus() *v1.NodeStatus {
 		Architecture:            "amd64",
 	}
 	s.DaemonEndpoints.KubeletEndpoint.Port = kubeletPort
-	s.Images = k.nodeImages()
 	// containerd 2.x: the default handler and runc support recursive read-only mounts and user
 	// namespaces; SupplementalGroupsPolicy (GA) is supported.
 	for _, name := range []string{"", "runc"} {
@@ -170,17 +253,13 @@ func (k *Kubelet) computeNodeStatus() *v1.NodeStatus {
 			Features: &v1.NodeRuntimeHandlerFeatures{RecursiveReadOnlyMounts: ptr.To(true), UserNamespaces: ptr.To(true)}})
 	}
 	s.Features = &v1.NodeFeatures{SupplementalGroupsPolicy: ptr.To(true)}
-
-	k.pressureCondition(s, now, v1.NodeMemoryPressure, "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "NodeHasSufficientMemory")
-	k.pressureCondition(s, now, v1.NodeDiskPressure, "KubeletHasNoDiskPressure", "kubelet has no disk pressure", "NodeHasNoDiskPressure")
-	k.pressureCondition(s, now, v1.NodePIDPressure, "KubeletHasSufficientPID", "kubelet has sufficient PID available", "NodeHasSufficientPID")
-	k.readyCondition(s, now)
 	return s
 }
 
 // pressureCondition is the Memory/Disk/PIDPressure setter for a node without pressure: a new
-// condition starts Unknown and turns False, with an event.
-func (k *Kubelet) pressureCondition(s *v1.NodeStatus, now metav1.Time, t v1.NodeConditionType, reason, message, event string) {
+// condition starts Unknown and turns False, with an event. It reports whether the condition
+// changed (heartbeat aside).
+func (k *Kubelet) pressureCondition(s *v1.NodeStatus, now metav1.Time, t v1.NodeConditionType, reason, message, event string) bool {
 	var c *v1.NodeCondition
 	for i := range s.Conditions {
 		if s.Conditions[i].Type == t {
@@ -192,34 +271,41 @@ func (k *Kubelet) pressureCondition(s *v1.NodeStatus, now metav1.Time, t v1.Node
 		c = &v1.NodeCondition{Type: t, Status: v1.ConditionUnknown}
 	}
 	c.LastHeartbeatTime = now
+	changed := isNew
 	if c.Status != v1.ConditionFalse {
 		c.Status, c.Reason, c.Message, c.LastTransitionTime = v1.ConditionFalse, reason, message, now
 		k.eventf(k.nodeRef(), v1.EventTypeNormal, event, "Node %s status is now: %s", k.node.Name, event)
+		changed = true
 	}
 	if isNew {
 		s.Conditions = append(s.Conditions, *c)
 	}
+	return changed
 }
 
-// readyCondition is the Ready setter for a healthy kubelet; it stays last in the list.
-func (k *Kubelet) readyCondition(s *v1.NodeStatus, now metav1.Time) {
+// readyCondition is the Ready setter for a healthy kubelet; it stays last in the list. It reports
+// whether the condition changed (heartbeat aside).
+func (k *Kubelet) readyCondition(s *v1.NodeStatus, now metav1.Time) bool {
 	c := v1.NodeCondition{Type: v1.NodeReady, Status: v1.ConditionTrue, Reason: "KubeletReady",
 		Message: "kubelet is posting ready status", LastHeartbeatTime: now}
 	for i := range s.Conditions {
 		if s.Conditions[i].Type != v1.NodeReady {
 			continue
 		}
-		if s.Conditions[i].Status == c.Status {
-			c.LastTransitionTime = s.Conditions[i].LastTransitionTime
+		old := &s.Conditions[i]
+		if old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
 		} else {
 			c.LastTransitionTime = now
 			k.eventf(k.nodeRef(), v1.EventTypeNormal, events.NodeReady, "Node %s status is now: %s", k.node.Name, events.NodeReady)
 		}
-		s.Conditions[i] = c
-		return
+		changed := !sameCondition(old, &c)
+		*old = c
+		return changed
 	}
 	c.LastTransitionTime = now
 	s.Conditions = append(s.Conditions, c)
+	return true
 }
 
 // capacity is the MachineInfo setter: the machine's resources, and allocatable after kubeadm's
@@ -306,4 +392,11 @@ func (k *Kubelet) NodeObject() *v1.Node {
 		c.LastTransitionTime = metav1.NewTime(k.wall(c.LastTransitionTime.Time))
 	}
 	return n
+}
+
+// sameCondition compares two node conditions, heartbeat times aside, as the semantic equality
+// does (times by their instant).
+func sameCondition(a, b *v1.NodeCondition) bool {
+	return a.Type == b.Type && a.Status == b.Status && a.Reason == b.Reason && a.Message == b.Message &&
+		a.LastTransitionTime.Equal(&b.LastTransitionTime)
 }

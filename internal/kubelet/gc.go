@@ -32,6 +32,11 @@ type imageGC struct {
 	began      time.Time
 	prevFailed bool
 	tick       *timer // garbageCollectImages' timer
+
+	// inUse is the set of images the pods' containers use, made when ctrsRev (which counts
+	// changes to the pods' containers) was inUseRev.
+	inUse             map[string]bool
+	ctrsRev, inUseRev uint64
 }
 
 // startImageGC schedules image GC unless it is off (high threshold 100 and no maximum age).
@@ -86,12 +91,7 @@ type evictionInfo struct {
 // imagesInEvictionOrder is detectImages followed by the eviction order: images no container
 // uses, unpinned, least recently used first, then first detected.
 func (k *Kubelet) imagesInEvictionOrder(images []Image, now time.Time) []evictionInfo {
-	inUse := map[string]bool{}
-	for _, uid := range k.podOrder {
-		for _, c := range k.pods[uid].ctrs {
-			inUse[c.imageID] = true
-		}
-	}
+	inUse := k.imagesInUse()
 	current := map[string]bool{}
 	for _, img := range images {
 		current[img.ID] = true
@@ -125,6 +125,21 @@ func (k *Kubelet) imagesInEvictionOrder(images []Image, now time.Time) []evictio
 		return a.id < b.id // upstream's order is a map's here; ours must be deterministic
 	})
 	return out
+}
+
+// imagesInUse is the set of images used by the pods' containers, running or not.
+func (k *Kubelet) imagesInUse() map[string]bool {
+	if k.gc.inUse != nil && k.gc.inUseRev == k.gc.ctrsRev {
+		return k.gc.inUse
+	}
+	inUse := map[string]bool{}
+	for _, uid := range k.podOrder {
+		for _, c := range k.pods[uid].ctrs {
+			inUse[c.imageID] = true
+		}
+	}
+	k.gc.inUse, k.gc.inUseRev = inUse, k.gc.ctrsRev
+	return inUse
 }
 
 // freeOldImages removes images unused for longer than imageMaximumGCAge, once the kubelet has

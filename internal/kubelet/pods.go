@@ -28,6 +28,12 @@ type podState struct {
 	dirty    bool   // the runtime changed since PLEG last looked
 	run      *syncRun
 
+	// rev counts changes to what the pod's status is computed from: the pod object (spec and API
+	// status), the runtime's sandbox and containers, the start failures, the mirror pod. steady
+	// records the last sync that left the status as it was (see steadySync).
+	rev    uint64
+	steady steadyMark
+
 	// termination
 	terminating        bool // terminating: termination requested or the pod reached a terminal phase
 	terminateAfterSync bool // termination requested during a sync: it starts when the sync ends
@@ -103,6 +109,7 @@ func (k *Kubelet) upsertPod(pod *v1.Pod) {
 	}
 	old := p.pod
 	p.pod = pod
+	p.rev++
 	if p.removed {
 		return
 	}
@@ -138,6 +145,7 @@ func (k *Kubelet) removePod(uid types.UID) {
 
 // forget drops a terminated pod whose object is gone, and has the runtime clean up after it.
 func (k *Kubelet) forget(p *podState) {
+	k.gc.ctrsRev++
 	for _, c := range p.ctrs {
 		k.call(RemoveContainerOp{OpBase: k.nextID(), ContainerID: c.id}, nil)
 	}
@@ -207,6 +215,7 @@ func (k *Kubelet) tick(t time.Time, period time.Duration, strict bool) time.Time
 // generic PLEG notices it at its next relist and sends the pod worker an update.
 func (k *Kubelet) changed(p *podState) {
 	p.dirty = true
+	p.rev++
 	if k.relist != nil {
 		return
 	}
@@ -239,6 +248,7 @@ func (k *Kubelet) upsertMirror(static types.UID, mirror *v1.Pod) {
 	first := p.mirrorUID == ""
 	p.mirrorUID = mirror.UID
 	p.pod.Status = *mirror.Status.DeepCopy()
+	p.rev++
 	if first {
 		p.written = nil
 		k.flushStatus(p)
@@ -250,6 +260,7 @@ func (k *Kubelet) removeMirror(uid types.UID) {
 	for _, id := range k.podOrder {
 		if p := k.pods[id]; p.mirrorUID == uid {
 			p.mirrorUID = ""
+			p.rev++
 			k.out.MirrorPods = append(k.out.MirrorPods, k.mirrorPod(p.pod))
 			return
 		}

@@ -574,8 +574,8 @@ func (k *Kubelet) sandboxReady(p *podState) {
 
 // setStatus is the status manager's SetPodStatus: it keeps transition times, the start time and
 // the observed generation, normalizes timestamps, and writes the status if it changed, merged with
-// the conditions other components own.
-func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) {
+// the conditions other components own. It reports whether it wrote a status.
+func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) bool {
 	pod := p.pod
 	old := k.oldStatusRef(p)
 	s.ObservedGeneration = pod.Generation
@@ -595,7 +595,7 @@ func (k *Kubelet) setStatus(p *podState, s v1.PodStatus) {
 	if p.status == nil || !statusEqual(p.status, &s) {
 		p.status = &s
 	}
-	k.flushStatus(p)
+	return k.flushStatus(p)
 }
 
 // statusEqual compares two statuses by their protobuf encoding, which is deterministic and much
@@ -607,15 +607,15 @@ func statusEqual(a, b *v1.PodStatus) bool {
 }
 
 // flushStatus writes the cached status, merged with the API's, when it differs from what was
-// last written.
-func (k *Kubelet) flushStatus(p *podState) {
+// last written. It reports whether it wrote.
+func (k *Kubelet) flushStatus(p *podState) bool {
 	if p.status == nil || (isStatic(p.pod) && p.mirrorUID == "") {
-		return // a static pod's status waits for its mirror pod
+		return false // a static pod's status waits for its mirror pod
 	}
 	merged := k.mergeStatus(p, *p.status)
 	enc, err := merged.Marshal()
 	if err == nil && p.written != nil && bytes.Equal(p.written, enc) {
-		return
+		return false
 	}
 	p.written = enc
 	k.outSeq++
@@ -628,6 +628,7 @@ func (k *Kubelet) flushStatus(p *podState) {
 		Namespace: p.pod.Namespace, Name: p.pod.Name, UID: uid,
 		Status: *k.shiftStatus(&merged, -k.offset), Seq: k.outSeq, // merged is already a copy
 	})
+	return true
 }
 
 func (k *Kubelet) updateLastTransitionTime(s, old *v1.PodStatus, t v1.PodConditionType) {

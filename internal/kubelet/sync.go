@@ -90,17 +90,68 @@ type killInfo struct {
 // syncPod is Kubelet.SyncPod for a pod that is not terminating: it writes the status computed
 // from what the previous sync left behind, then makes the runtime match the spec.
 func (k *Kubelet) syncPod(p *podState) {
+	if k.steadySync(p) {
+		return
+	}
 	p.working = true
 	s := &syncRun{p: p, pod: p.pod}
 	p.run = s
+	before := p.status
 	status := k.generateStatus(p, false)
-	k.setStatus(p, status)
-	if status.Phase == v1.PodSucceeded || status.Phase == v1.PodFailed {
+	wrote := k.setStatus(p, status)
+	p.steady = steadyMark{}
+	if before != nil && p.status == before && !wrote && !terminal(status.Phase) {
+		p.steady = steadyMark{rev: p.rev, offset: k.offset, status: p.status}
+	}
+	if terminal(status.Phase) {
 		p.working, p.run = false, nil
 		k.terminate(p)
 		return
 	}
 	k.fetchSecrets(s, 0, func() { k.syncRuntime(s) })
+}
+
+// steadyMark is the state of a pod under which a sync left its status as it was and found nothing
+// to start or kill. Both depend only on what rev counts, the status and the offset.
+type steadyMark struct {
+	rev    uint64
+	offset time.Duration
+	status *v1.PodStatus
+}
+
+// verifySteadySyncs makes steadySync run the full sync and check that it indeed changes nothing
+// but the work queue; tests turn it on.
+var verifySteadySyncs = false
+
+// steadySync is a sync known in advance to change nothing but the work queue: nothing it depends
+// on changed since the last sync, which computed the same status as before (a fixed point), wrote
+// nothing and found the runtime matching the spec; and the pod reads no pull secrets. It is what
+// most periodic syncs of a running pod are, and it costs no allocation: the pod is only queued
+// again, with the same jitter draw as the full sync.
+func (k *Kubelet) steadySync(p *podState) bool {
+	m := p.steady
+	if m.status == nil || m.status != p.status || m.rev != p.rev || m.offset != k.offset ||
+		len(p.pod.Spec.ImagePullSecrets) > 0 {
+		return false
+	}
+	if verifySteadySyncs {
+		k.checkSteadySync(p)
+		return true
+	}
+	k.enqueue(p, k.jitter(k.cfg.SyncFrequency.Duration, workerJitterFactor))
+	return true
+}
+
+// checkSteadySync runs the full sync of a pod steadySync would have handled and panics if it did
+// more than queue the pod again.
+func (k *Kubelet) checkSteadySync(p *podState) {
+	ops, events, statuses, status := len(k.out.Ops), len(k.out.Events), len(k.out.PodStatuses), p.status
+	p.steady = steadyMark{}
+	k.syncPod(p)
+	if len(k.out.Ops) != ops || len(k.out.Events) != events || len(k.out.PodStatuses) != statuses ||
+		p.status != status || p.working || p.resync == nil || p.steady.status == nil {
+		panic(fmt.Sprintf("kubelet: the steady sync of %s was not steady", format.Pod(p.pod)))
+	}
 }
 
 // fetchSecrets is getPullSecretsForPod: it reads the pod's image pull secrets one by one.
@@ -128,6 +179,9 @@ func (k *Kubelet) fetchSecrets(s *syncRun, i int, then func()) {
 func (k *Kubelet) syncRuntime(s *syncRun) {
 	p := s.p
 	a := k.computePodActions(p, s.pod)
+	if !a.none() {
+		p.steady = steadyMark{}
+	}
 	if a.killPod && !a.createSandbox {
 		k.killPod(p, k.gracePeriod(s.pod), func() { k.finishSync(s) })
 		return
@@ -143,6 +197,11 @@ func (k *Kubelet) syncRuntime(s *syncRun) {
 			})
 		})
 	})
+}
+
+// none reports whether there is nothing to do.
+func (a podActions) none() bool {
+	return !a.killPod && !a.createSandbox && len(a.initToStart) == 0 && len(a.toStart) == 0 && len(a.toKill) == 0
 }
 
 // computePodActions decides what to kill and start (kuberuntime_manager.go).
@@ -414,6 +473,7 @@ func (k *Kubelet) startContainer(s *syncRun, c *v1.Container, next func(error)) 
 			if len(img.RepoDigests) > 0 {
 				rec.imageRef = img.RepoDigests[0]
 			}
+			k.gc.ctrsRev++
 			if old := p.addCtr(rec); old != nil {
 				k.call(RemoveContainerOp{OpBase: k.nextID(), ContainerID: old.id}, nil)
 			}
@@ -461,6 +521,9 @@ func backoffKey(pod *v1.Pod, c *v1.Container) string {
 // finishSync is the end of SyncPod and the pod worker's completeWork.
 func (k *Kubelet) finishSync(s *syncRun) {
 	p := s.p
+	if len(s.results) > 0 {
+		p.rev++ // the start failures change
+	}
 	for _, r := range s.results {
 		if r.action != actionStartContainer {
 			continue
@@ -638,6 +701,7 @@ func (k *Kubelet) terminate(p *podState) {
 		return
 	}
 	p.terminating = true
+	p.rev++
 	k.stop(p.resync)
 	p.resync = nil
 	k.setStatus(p, k.generateStatus(p, false))

@@ -106,6 +106,7 @@ func (k *Kubelet) event(ref *v1.ObjectReference, eventType, reason, message stri
 	out.LastTimestamp = metav1.NewTime(k.wall(out.LastTimestamp.Time))
 	k.outSeq++
 	k.out.Events = append(k.out.Events, EventRecord{Event: out, Update: out.Count > 1, Seq: k.outSeq})
+	k.outAt.events = append(k.outAt.events, k.now)
 }
 
 func (k *Kubelet) eventf(ref *v1.ObjectReference, eventType, reason, format string, args ...any) {

@@ -60,6 +60,14 @@ type harness struct {
 	only    string // log only this pod's lines
 	nodeLog bool   // log the node's events and status writes too
 	rvSeq   int
+	writes  writeCounts
+	onReady func(Ready) // when set, sees every Ready before it is carried out
+}
+
+// writeCounts counts what the kubelet handed out.
+type writeCounts struct {
+	statuses, events int
+	orphanUpdates    int // event updates of events never created
 }
 
 type secretEntry struct{ secret *v1.Secret }
@@ -360,9 +368,14 @@ func (h *harness) makePod(d *datadriven.TestData) *v1.Pod {
 
 // feed steps the kubelet with inputs at the current time and drives it until it has nothing to
 // do.
-func (h *harness) feed(in ...Input) {
-	rd := h.k.Step(h.now, in...)
+func (h *harness) feed(in ...Input) { h.drive(h.k.Step(h.now, in...)) }
+
+// drive carries out rd and what follows from it, at the current time.
+func (h *harness) drive(rd Ready) {
 	for {
+		if h.onReady != nil {
+			h.onReady(rd)
+		}
 		next := h.handle(rd)
 		if len(rd.Ops) > 0 {
 			next = append(h.rt.exec(rd.Ops, h.secrets), next...)
@@ -418,6 +431,7 @@ func (h *harness) handle(rd Ready) []Input {
 		}
 		u := rd.PodStatuses[si]
 		si++
+		h.writes.statuses++
 		pod := h.pods[u.Name]
 		if pod == nil || (u.UID != "" && pod.UID != u.UID) {
 			continue
@@ -463,6 +477,7 @@ const nodeLine = "\x00node"
 
 func (h *harness) storeEvent(rec EventRecord) {
 	e := rec.Event
+	h.writes.events++
 	who := e.InvolvedObject.Name
 	if e.InvolvedObject.Kind == "Node" {
 		who = nodeLine
@@ -479,6 +494,7 @@ func (h *harness) storeEvent(rec EventRecord) {
 				return
 			}
 		}
+		h.writes.orphanUpdates++ // the recorder falls back to creating it
 	}
 	h.events = append(h.events, e.DeepCopy())
 	h.logf(who, "event %s %s %s: %s", e.Type, e.Reason, obj, e.Message)

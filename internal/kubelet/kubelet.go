@@ -63,6 +63,20 @@ type PodRef struct {
 }
 
 // Ready is what the machine wants done after a Step.
+//
+// A Step called late (a fast-forward: the driver steps once to the end of a long interval) runs
+// everything that fell due in between, in order, and sums it up rather than replaying it. While
+// it stops short of its target to wait for operations, its Readys carry only the operations (and
+// NextWake); the writes are held back for the Ready that ends the Step (no operation pending, or
+// the target reached). There, of the pod statuses and event records made at different moments,
+// only those of the latest moment are kept for each pod (by namespace, name and UID) and each
+// event (by namespace and name): the earlier ones would be overwritten at once anyway. Records
+// made at the same moment are all kept, so a driver that steps at every NextWake gets every
+// write, as before. An event whose first record in the Ready was a create is still created: its
+// first kept record becomes the create, with the final content (count, message, timestamps).
+// Kept records keep their Seq, so the order of status writes and events is the order of the
+// moments they were last made at. DeletePods and MirrorPods are kept whole; NodeStatus and
+// RenewLease are the last ones.
 type Ready struct {
 	Ops         []Op
 	PodStatuses []PodStatusUpdate
@@ -97,6 +111,8 @@ type Kubelet struct {
 	waiting map[uint64]func(OpResult)
 	inbox   []Input
 	out     Ready
+	outAt   outMoments
+	target  time.Time // the time the last Step runs to, on the machine's time line
 
 	pods     map[types.UID]*podState
 	relist   *timer      // the generic PLEG's next relist, while some pod changed
@@ -195,13 +211,24 @@ func (k *Kubelet) Step(now time.Time, in ...Input) Ready {
 		}
 		k.inbox = append(k.inbox, i)
 	}
+	k.target = target
 	k.run(target)
 	return k.ready()
 }
 
+// ready hands out what the Step produced. While a late Step has stopped short of its target to
+// wait for operations, only the operations go out: the writes are held back, coalesced as they
+// pile up, until the Ready that ends the Step.
 func (k *Kubelet) ready() Ready {
+	if len(k.waiting) > 0 && k.now.Before(k.target) {
+		rd := Ready{Ops: k.out.Ops, NextWake: k.wall(k.now)}
+		k.out.Ops = nil
+		k.outAt.compact(&k.out)
+		return rd
+	}
 	rd := k.out
 	k.out = Ready{}
+	k.outAt.coalesce(&rd)
 	k.nodeReady(&rd)
 	if len(k.waiting) > 0 {
 		rd.NextWake = k.wall(k.now)

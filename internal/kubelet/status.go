@@ -628,6 +628,7 @@ func (k *Kubelet) flushStatus(p *podState) bool {
 		Namespace: p.pod.Namespace, Name: p.pod.Name, UID: uid,
 		Status: *k.shiftStatus(&merged, -k.offset), Seq: k.outSeq, // merged is already a copy
 	})
+	k.outAt.statuses = append(k.outAt.statuses, k.now)
 	return true
 }
 

@@ -226,16 +226,17 @@ func TestEventAggregation(t *testing.T) {
 	}
 	k.Step(epoch)
 	pod := &v1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "u"}}
+	var events []EventRecord // one Ready per moment: a Ready keeps only an event's latest moment
 	for i := range 11 {
 		k.now = k.now.Add(time.Second)
 		k.eventf(podRef(pod), v1.EventTypeWarning, "Failed", "message %d", i)
+		events = append(events, k.ready().Events...)
 	}
-	rd := k.ready()
-	got := rd.Events[len(rd.Events)-1].Event.Message
+	got := events[len(events)-1].Event.Message
 	if got != "(combined from similar events): message 10" {
 		t.Errorf("last message %q", got)
 	}
-	if rd.Events[len(rd.Events)-2].Event.Message != "(combined from similar events): message 9" {
-		t.Errorf("10th message %q", rd.Events[len(rd.Events)-2].Event.Message)
+	if events[len(events)-2].Event.Message != "(combined from similar events): message 9" {
+		t.Errorf("10th message %q", events[len(events)-2].Event.Message)
 	}
 }

@@ -70,6 +70,7 @@ type Queue struct {
 	errorBackoff  map[string]*queuedPod
 	unschedulable map[string]*queuedPod
 	inFlight      map[types.UID][]clusterEvent
+	hintOrder     []fwk.ClusterEvent
 }
 
 // NewQueue returns an empty queue that requeues by fw's queueing hints.
@@ -316,17 +317,20 @@ func (q *Queue) worthRequeuing(qp *queuedPod, event fwk.ClusterEvent, oldObj, ne
 
 // sortedHintEvents lists the registered events in a fixed order (upstream ranges over a map).
 func (q *Queue) sortedHintEvents() []fwk.ClusterEvent {
-	events := make([]fwk.ClusterEvent, 0, len(q.fw.hints))
-	for e := range q.fw.hints {
-		events = append(events, e)
-	}
-	sort.Slice(events, func(i, j int) bool {
-		if events[i].Resource != events[j].Resource {
-			return events[i].Resource < events[j].Resource
+	if len(q.hintOrder) != len(q.fw.hints) {
+		q.hintOrder = q.hintOrder[:0]
+		for e := range q.fw.hints {
+			q.hintOrder = append(q.hintOrder, e)
 		}
-		return events[i].ActionType < events[j].ActionType
-	})
-	return events
+		sort.Slice(q.hintOrder, func(i, j int) bool {
+			a, b := q.hintOrder[i], q.hintOrder[j]
+			if a.Resource != b.Resource {
+				return a.Resource < b.Resource
+			}
+			return a.ActionType < b.ActionType
+		})
+	}
+	return q.hintOrder
 }
 
 // requeue is requeueEntityWithQueueingStrategy; it reports where the pod went.

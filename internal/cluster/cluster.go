@@ -122,7 +122,7 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("starting the scheduler of cluster %s: %w", c.ID, err)
 	}
 	c.scheduler = sched
-	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert}); err != nil {
+	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert, Clock: c.Clock}); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
 	}

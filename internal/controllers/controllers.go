@@ -1,6 +1,8 @@
 // Package controllers runs a cluster's kube-controller-manager: upstream's own controllers
 // (k8s.io/kubernetes/pkg/controller/...), in-process, talking to the cluster's API through
-// client-go like the real ones.
+// client-go like the real ones; and, where upstream's measure time with the wall clock (the node
+// lifecycle and taint eviction controllers), kubesim's own on the cluster clock
+// (internal/nodelifecycle).
 package controllers
 
 import (
@@ -30,6 +32,8 @@ import (
 	"k8s.io/kubernetes/pkg/controller/replicaset"
 	serviceaccountcontroller "k8s.io/kubernetes/pkg/controller/serviceaccount"
 	"k8s.io/kubernetes/pkg/controller/statefulset"
+
+	"kubesim.dev/kubesim/internal/clock"
 )
 
 // Config is what the controllers need of their cluster.
@@ -38,6 +42,9 @@ type Config struct {
 	Client func(agent string) *rest.Config
 	// RootCA is the cluster CA's PEM, published in every namespace as kube-root-ca.crt.
 	RootCA []byte
+	// Clock is the cluster clock, on which kubesim's own controllers (node lifecycle, taint
+	// eviction) run.
+	Clock *clock.Clock
 }
 
 // The garbage collector and the RESTMapper re-read discovery this often, as in
@@ -46,6 +53,9 @@ const discoveryResync = 30 * time.Second
 
 // Start starts the controllers; they run until ctx is done.
 func Start(ctx context.Context, cfg Config) error {
+	if cfg.Clock == nil {
+		return fmt.Errorf("controllers: no cluster clock")
+	}
 	restCfg := cfg.Client("kube-controller-manager")
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
@@ -98,7 +108,7 @@ func Start(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("cronjob controller: %w", err)
 	}
 
-	if err := startNodeTaints(ctx, client, typed); err != nil {
+	if err := startNodeLifecycle(ctx, client, cfg.Clock, typed); err != nil {
 		return fmt.Errorf("node lifecycle controller: %w", err)
 	}
 

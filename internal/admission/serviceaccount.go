@@ -179,7 +179,8 @@ func mountToken(ctx context.Context, pod *api.Pod) {
 	if !hasVolume {
 		base := saplugin.ServiceAccountVolumeName + "-"
 		if st, ok := storage.FromContext(ctx); ok {
-			volumeName = st.GenerateName(base)
+			// named after the pod it belongs to (its generateName while it has no name yet)
+			volumeName = base + st.Suffix("kube-api-access/"+pod.Namespace+"/"+pod.Name+"/"+pod.GenerateName, 5)
 		}
 	}
 	mount := api.VolumeMount{Name: volumeName, ReadOnly: true, MountPath: saplugin.DefaultAPITokenMountPath}

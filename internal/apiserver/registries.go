@@ -111,10 +111,11 @@ func storageCodec(gv schema.GroupVersion) runtime.Codec {
 // seeded source instead of the process-wide random one, so that a cluster is deterministic.
 func seededNames(s *genericregistry.Store) {
 	orig := s.BeginCreate
+	resource := s.DefaultQualifiedResource.String()
 	s.BeginCreate = func(ctx context.Context, obj runtime.Object, opts *metav1.CreateOptions) (genericregistry.FinishFunc, error) {
 		if st, ok := storage.FromContext(ctx); ok {
 			if m, err := meta.Accessor(obj); err == nil && m.GetName() == "" && m.GetGenerateName() != "" {
-				m.SetName(st.GenerateName(m.GetGenerateName()))
+				m.SetName(st.GenerateName(resource+"/"+m.GetNamespace(), m.GetGenerateName()))
 			}
 		}
 		if orig != nil {

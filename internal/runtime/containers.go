@@ -96,7 +96,7 @@ func (r *Runtime) RunPodSandbox(cfg SandboxConfig) (string, error) {
 	}
 	labels[LabelPodName], labels[LabelPodNamespace], labels[LabelPodUID] = cfg.Name, cfg.Namespace, cfg.UID
 	cfg.Labels = labels
-	sb := &Sandbox{ID: r.newID(), Config: cfg, State: SandboxReady, CreatedAt: r.clock.Now()}
+	sb := &Sandbox{ID: r.newID(fmt.Sprintf("sandbox/%s/%s/%s/%d", cfg.Namespace, cfg.Name, cfg.UID, cfg.Attempt)), Config: cfg, State: SandboxReady, CreatedAt: r.clock.Now()}
 	r.sandboxes[sb.ID] = sb
 	return sb.ID, nil
 }
@@ -154,7 +154,7 @@ func (r *Runtime) CreateContainer(sandboxID, name, imageRef string, attempt uint
 		LabelPodNamespace:  sb.Config.Namespace,
 		LabelPodUID:        sb.Config.UID,
 	}
-	c := &Container{ID: r.newID(), SandboxID: sandboxID, Name: name, Attempt: attempt,
+	c := &Container{ID: r.newID(fmt.Sprintf("container/%s/%s/%d", sandboxID, name, attempt)), SandboxID: sandboxID, Name: name, Attempt: attempt,
 		Image: imageRef, ImageRef: img.id, State: ContainerCreated, CreatedAt: r.clock.Now(), Labels: labels}
 	r.containers[c.ID] = c
 	return c.ID, nil

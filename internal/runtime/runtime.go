@@ -11,7 +11,9 @@
 package runtime
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand"
 	"sync"
 	"time"
@@ -53,6 +55,8 @@ type Runtime struct {
 	refs       map[string]string       // reference → image ID (containerd's refCache)
 	sandboxes  map[string]*Sandbox
 	containers map[string]*Container
+	idSalt     uint64
+	idSeq      map[string]int // how many IDs each identity was given
 }
 
 // New returns a node runtime that pulls from world, reads time from clock and draws IDs from rnd.
@@ -66,18 +70,22 @@ func New(world *registry.World, clock Clock, rnd *rand.Rand, cfg Config) *Runtim
 	return &Runtime{
 		world: world, clock: clock, cfg: cfg, rand: rnd,
 		images: map[string]*storedImage{}, refs: map[string]string{},
-		sandboxes: map[string]*Sandbox{}, containers: map[string]*Container{},
+		sandboxes: map[string]*Sandbox{}, containers: map[string]*Container{}, idSeq: map[string]int{},
 	}
 }
 
 // Now is the runtime's current time.
 func (r *Runtime) Now() time.Time { return r.clock.Now() }
 
-// newID draws a 64-hex container or sandbox ID (callers hold r.mu).
-func (r *Runtime) newID() string {
-	var b [32]byte
-	for i := range b {
-		b[i] = byte(r.rand.Intn(256))
+// newID returns a 64-hex container or sandbox ID for what it identifies (a sandbox: the pod's UID
+// and attempt; a container: its sandbox, name and attempt). It is a hash of that and of a value
+// drawn once from the node's seeded source: random-looking like containerd's, but the same for the
+// same pod however the node's work interleaves with others'. Callers hold r.mu.
+func (r *Runtime) newID(identity string) string {
+	if r.idSalt == 0 {
+		r.idSalt = r.rand.Uint64() | 1
 	}
-	return hex.EncodeToString(b[:])
+	r.idSeq[identity]++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%d", r.idSalt, identity, r.idSeq[identity])))
+	return hex.EncodeToString(sum[:])
 }

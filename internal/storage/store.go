@@ -10,6 +10,7 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math/rand"
 	"reflect"
@@ -50,6 +51,8 @@ type Store struct {
 	expiry   map[string]func() bool // keys with a TTL: stop function of their expiry timer
 	rand     *rand.Rand
 	randMu   sync.Mutex
+	seed     int64
+	named    map[string]uint64 // how many times each subject was named (see derive)
 }
 
 type entry struct {
@@ -78,6 +81,8 @@ func NewStore(clk *clock.Clock, seed int64) *Store {
 		watchers: map[*watcher]struct{}{},
 		expiry:   map[string]func() bool{},
 		rand:     rand.New(rand.NewSource(seed)),
+		seed:     seed,
+		named:    map[string]uint64{},
 		rv:       1,
 	}
 	clk.OnShift(s.shift)
@@ -94,20 +99,36 @@ func (s *Store) ResourceVersion() uint64 {
 	return s.rv
 }
 
-// Intn draws from the cluster's seeded source; it is how server-side random names (generateName,
-// token volume suffixes) stay deterministic.
+// Intn draws from the cluster's seeded source.
 func (s *Store) Intn(n int) int {
 	s.randMu.Lock()
 	defer s.randMu.Unlock()
 	return s.rand.Intn(n)
 }
 
-// NewUID returns a random (version 4) UID drawn from the cluster's seed.
-func (s *Store) NewUID() types.UID {
+// Random choices that name things (UIDs, generated names, volume suffixes) are not drawn from one
+// shared sequence, whose order would depend on which component happened to write first: each is a
+// hash of the cluster's seed, what is being named, and how many times that has been named before.
+// A cluster started with the same seed and driven the same way names everything the same.
+
+// occurrence counts the times a subject has been named, so that each naming is new.
+func (s *Store) occurrence(subject string) uint64 {
 	s.randMu.Lock()
-	var b [16]byte
-	s.rand.Read(b[:])
-	s.randMu.Unlock()
+	defer s.randMu.Unlock()
+	n := s.named[subject]
+	s.named[subject] = n + 1
+	return n
+}
+
+// derive returns 32 bytes for the n-th naming of subject.
+func (s *Store) derive(subject string) [32]byte {
+	n := s.occurrence(subject)
+	return sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%d", s.seed, subject, n)))
+}
+
+// uidFor returns a (version 4 formatted) UID for the object stored at key.
+func (s *Store) uidFor(key string) types.UID {
+	b := s.derive("uid\x00" + key)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return types.UID(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
@@ -185,7 +206,7 @@ func copyInto(obj, out runtime.Object) error {
 
 // create stores obj at key. ttl (seconds) makes it expire, as etcd leases do for events.
 func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object, ttl uint64, normalize normalizer, anchor TTLAnchor) error {
-	if err := s.prepareNew(obj); err != nil {
+	if err := s.prepareNew(key, obj); err != nil {
 		return err
 	}
 	obj, err := normalize(obj)
@@ -212,13 +233,13 @@ func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object,
 
 // prepareNew gives a new object the cluster's own UID and creation time, so that both follow the
 // cluster's seed and clock rather than the process's.
-func (s *Store) prepareNew(obj runtime.Object) error {
+func (s *Store) prepareNew(key string, obj runtime.Object) error {
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return err
 	}
 	if m.GetUID() != "" {
-		m.SetUID(s.NewUID())
+		m.SetUID(s.uidFor(key))
 	}
 	if ts := m.GetCreationTimestamp(); !ts.IsZero() {
 		m.SetCreationTimestamp(metav1.NewTime(s.clock.Now().Truncate(time.Second)))
@@ -336,7 +357,7 @@ func (s *Store) update(ctx context.Context, key string, dest runtime.Object, ign
 			return err
 		}
 		if e == nil {
-			if err := s.prepareNew(next); err != nil {
+			if err := s.prepareNew(key, next); err != nil {
 				return err
 			}
 		}
@@ -444,25 +465,25 @@ func (s *Store) Keys(prefix string) []string {
 // look-alike characters).
 const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 
-// RandomString returns n characters of nameAlphabet drawn from the cluster's seed.
-func (s *Store) RandomString(n int) string {
-	s.randMu.Lock()
-	defer s.randMu.Unlock()
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = nameAlphabet[s.rand.Intn(len(nameAlphabet))]
+// Suffix returns n characters of nameAlphabet for the next naming of subject.
+func (s *Store) Suffix(subject string, n int) string {
+	b := s.derive("suffix\x00" + subject)
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = nameAlphabet[int(b[i])%len(nameAlphabet)]
 	}
-	return string(b)
+	return string(out)
 }
 
 // GenerateName completes a metadata.generateName as apimachinery's SimpleNameGenerator does: the
-// base, cut to leave room for the suffix within 63 characters, and 5 random characters.
-func (s *Store) GenerateName(base string) string {
+// base, cut to leave room for the suffix within 63 characters, and 5 random characters. scope
+// (e.g. "pods/default") keeps the names of different resources and namespaces independent.
+func (s *Store) GenerateName(scope, base string) string {
 	const maxBase = 63 - 5
 	if len(base) > maxBase {
 		base = base[:maxBase]
 	}
-	return base + s.RandomString(5)
+	return base + s.Suffix(scope+"/"+base, 5)
 }
 
 // Get reads the object at key into out; a missing key is storage's NotFound error.

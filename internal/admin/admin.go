@@ -82,7 +82,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 // Commands lists the top-level admin commands with their one-line help, for the CLI's stubs.
 var Commands = map[string]string{
 	"registry": "Push builds to the simulated image registries, list their tags, create private ones",
-	"node":     "Inspect and change a node's container runtime (crictl's view)",
+	"node":     "Inspect and change a node's container runtime (crictl's view); stop and start its kubelet",
 	"clock":    "Show or fast-forward the cluster's clock",
 }
 
@@ -245,6 +245,32 @@ func nodeCommand(ctx context.Context, c *cluster.Cluster) *cobra.Command {
 			return nil
 		},
 	}
+	stop := &cobra.Command{
+		Use:   "stop NODE",
+		Short: "Stop NODE's kubelet (systemctl stop kubelet): the node goes NotReady and its pods are evicted",
+		Example: `  # The node stops reporting: NotReady after 50 s, pods evicted 5 minutes later
+  kubesim node stop node01`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.StopNode(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "kubelet on %s stopped\n", args[0])
+			return nil
+		},
+	}
+	start := &cobra.Command{
+		Use:   "start NODE",
+		Short: "Start NODE's kubelet again (systemctl start kubelet)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.StartNode(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "kubelet on %s started\n", args[0])
+			return nil
+		},
+	}
 	cmd.AddCommand(
 		crictl("images NODE [--digests] [--pinned] [-q]", "List NODE's images, as crictl images does", "images", 1),
 		crictl("rmi NODE IMAGE...", "Remove images from NODE, as crictl rmi does", "rmi", 2),
@@ -252,7 +278,7 @@ func nodeCommand(ctx context.Context, c *cluster.Cluster) *cobra.Command {
 		crictl("ps NODE [-a]", "List NODE's containers, as crictl ps does", "ps", 1),
 		crictl("pods NODE", "List NODE's pod sandboxes, as crictl pods does", "pods", 1),
 		crictl("pull NODE IMAGE", "Pull an image on NODE, as crictl pull does", "pull", 2),
-		load,
+		load, stop, start,
 	)
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"strings"
 
 	"kubesim.dev/kubesim/internal/kubelet"
 	"kubesim.dev/kubesim/internal/node"
@@ -80,6 +81,53 @@ func (c *Cluster) Runtime(nodeName string) *runtime.Runtime {
 		return n.Runtime
 	}
 	return nil
+}
+
+// StopNode stops the named node's kubelet (`systemctl stop kubelet`): the node stops renewing its
+// Lease and posting its status, and the node lifecycle controller marks it NotReady.
+func (c *Cluster) StopNode(name string) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	n.StopKubelet()
+	return nil
+}
+
+// StartNode starts the named node's kubelet again (`systemctl start kubelet`).
+func (c *Cluster) StartNode(name string) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	return n.StartKubelet()
+}
+
+// NodeRunning reports whether the named node's kubelet runs.
+func (c *Cluster) NodeRunning(name string) (bool, error) {
+	n, err := c.node(name)
+	if err != nil {
+		return false, err
+	}
+	return n.KubeletRunning(), nil
+}
+
+// NodeNotFoundError is the error for a node the cluster does not have.
+type NodeNotFoundError struct {
+	Name  string
+	Nodes []string
+}
+
+func (e *NodeNotFoundError) Error() string {
+	return fmt.Sprintf("node %q not found (nodes: %s)", e.Name, strings.Join(e.Nodes, ", "))
+}
+
+func (c *Cluster) node(name string) (*node.Node, error) {
+	n, ok := c.nodes[name]
+	if !ok {
+		return nil, &NodeNotFoundError{Name: name, Nodes: c.Nodes()}
+	}
+	return n, nil
 }
 
 // Nodes lists the cluster's node names in order.

@@ -66,6 +66,13 @@ type Node struct {
 	config   kubelet.Config
 	busy     atomic.Int64 // informer events not yet fed to the machine
 	stopped  atomic.Bool
+	pods     cache.Store // the pods bound to the node, as the informer has them
+
+	// kubeletStopped: the kubelet process is stopped (StopKubelet). The machine still runs (its
+	// containers do), but nothing it asks to write is written and it sees no pod changes: those
+	// are held until StartKubelet.
+	kubeletStopped bool
+	held           []kubelet.Input
 }
 
 // Start registers the node with the API server and starts its kubelet.
@@ -154,8 +161,57 @@ func (n *Node) watchPods(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.pods = inf.GetStore()
 	factory.Start(ctx.Done())
 	return nil
+}
+
+// StopKubelet stops the node's kubelet, as `systemctl stop kubelet` does: it no longer renews its
+// Lease, posts node or pod status, records events or acts on pod changes. The containers keep
+// running. The node lifecycle controller sees the node go silent.
+func (n *Node) StopKubelet() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.kubeletStopped = true
+}
+
+// StartKubelet starts a stopped kubelet again, as `systemctl start kubelet` does: it reads its
+// Node, reports the node's conditions afresh, renews its Lease, acts on the pod changes it missed
+// and writes every pod's status again (kubelet.Kubelet.Restart).
+func (n *Node) StartKubelet() error {
+	n.mu.Lock()
+	if !n.kubeletStopped {
+		n.mu.Unlock()
+		return nil
+	}
+	node, err := n.client.CoreV1().Nodes().Get(n.ctx, n.Name, metav1.GetOptions{})
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	// The next writes patch what the API server has now.
+	n.node = node
+	for _, obj := range n.pods.List() {
+		if pod, ok := obj.(*v1.Pod); ok {
+			if _, written := n.statuses[pod.UID]; written {
+				n.statuses[pod.UID] = pod.Status
+			}
+		}
+	}
+	n.machine.Restart(n.clock.Now(), node)
+	n.kubeletStopped = false
+	held := n.held
+	n.held = nil
+	n.mu.Unlock()
+	n.step(held...)
+	return nil
+}
+
+// KubeletRunning reports whether the node's kubelet runs (it is not stopped).
+func (n *Node) KubeletRunning() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.kubeletStopped
 }
 
 // Idle reports whether every pod change the informer received has been fed to the machine.
@@ -172,6 +228,10 @@ func (n *Node) step(in ...kubelet.Input) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.kubeletStopped {
+		n.held = append(n.held, in...)
+		in = nil
+	}
 	now := n.clock.Now()
 	if end, ok := n.clock.ReplayEnd(); ok && len(in) == 0 {
 		// A fast-forward: the machine runs everything due until its end in one Step (its own
@@ -190,7 +250,9 @@ func (n *Node) step(in ...kubelet.Input) {
 	}
 	out.NextWake = rd.NextWake
 	coalesce(&out)
-	n.write(out)
+	if !n.kubeletStopped {
+		n.write(out)
+	}
 	n.schedule(out.NextWake)
 }
 

@@ -39,28 +39,40 @@ type learner struct {
 	conn     *websocket.Conn
 	connSeq  int
 	lesson   *lessons.Lesson
+	lessonID string
 	progress *lessons.Progress
 	eval     *lessons.Evaluator
 	lc       *lessonCluster
 	notify   chan struct{} // progress changed
 	closed   bool
 	shellEnd chan struct{}
+
+	ready      chan struct{} // closed once cluster.New returned
+	clusterErr error
 }
 
 // outKeep is how much terminal output a session keeps for a page that reconnects.
 const outKeep = 64 << 10
 
 func newLearner(s *Server, id string, seed int64) (*learner, error) {
-	c, err := cluster.New(s.api, cluster.Options{ID: "web-" + id, Seed: seed})
+	token, err := cluster.NewToken()
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &learner{srv: s, id: id, ctx: ctx, cancel: cancel,
+		resize: make(chan terminal.Size, 1), outCh: make(chan struct{}), active: time.Now(),
+		notify: make(chan struct{}, 1), shellEnd: make(chan struct{}), ready: make(chan struct{})}
+	clusterID := "web-" + id
 	sess, err := session.New(session.Config{
 		ID:        id,
-		Transport: s.api.InProcessTransport(c.ID),
-		Token:     c.Token,
+		Transport: &waitTransport{l: l, base: s.api.InProcessTransport(clusterID)},
+		Token:     token,
 		Runtime: func(node string) session.Runtime {
-			if rt := c.Runtime(node); rt != nil {
+			if l.waitCluster() != nil {
+				return nil
+			}
+			if rt := l.cluster.Runtime(node); rt != nil {
 				return rt
 			}
 			return nil
@@ -68,17 +80,51 @@ func newLearner(s *Server, id string, seed int64) (*learner, error) {
 		TempDir: s.opts.TempDir,
 	})
 	if err != nil {
-		c.Stop()
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &learner{srv: s, id: id, cluster: c, sess: sess, ctx: ctx, cancel: cancel,
-		resize: make(chan terminal.Size, 1), outCh: make(chan struct{}), active: time.Now(),
-		notify: make(chan struct{}, 1), shellEnd: make(chan struct{})}
+	l.sess = sess
+	// The shell is there at once; the cluster follows in the background, and commands that
+	// need it wait for it.
+	go func() {
+		defer close(l.ready)
+		l.cluster, l.clusterErr = cluster.New(s.api, cluster.Options{ID: clusterID, Seed: seed, Token: token})
+	}()
 	pr, pw := io.Pipe()
 	l.in = pw
 	go l.runShell(pr)
 	return l, nil
+}
+
+// waitCluster waits until the session's cluster has started.
+func (l *learner) waitCluster() error {
+	select {
+	case <-l.ready:
+		if l.clusterErr != nil {
+			return fmt.Errorf("your cluster could not start: %w", l.clusterErr)
+		}
+		return nil
+	case <-l.ctx.Done():
+		return l.ctx.Err()
+	}
+}
+
+// waitTransport holds requests until the cluster is up.
+type waitTransport struct {
+	l    *learner
+	base http.RoundTripper
+}
+
+func (t *waitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	select {
+	case <-t.l.ready:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	if t.l.clusterErr != nil {
+		return nil, t.l.clusterErr
+	}
+	return t.base.RoundTrip(req)
 }
 
 // runShell runs the interactive shell for as long as the session lives; a shell the learner
@@ -151,7 +197,10 @@ func (l *learner) close(why string) {
 	case <-l.shellEnd:
 	case <-time.After(10 * time.Second):
 	}
-	l.cluster.Stop()
+	<-l.ready
+	if l.cluster != nil {
+		l.cluster.Stop()
+	}
 	l.sess.Close()
 }
 
@@ -248,6 +297,9 @@ func (l *learner) serve(ctx context.Context, conn *websocket.Conn) {
 	if err := sendJSON(map[string]any{"type": "hello", "session": l.id}); err != nil {
 		return
 	}
+	l.mu.Lock()
+	l.lessonID = hello.Lesson
+	l.mu.Unlock()
 	l.startLesson(hello.Lesson)
 	_ = sendJSON(l.progressMsg())
 	// Output pump.
@@ -343,6 +395,15 @@ func (l *learner) startLesson(id string) {
 		return
 	}
 	if l.lc == nil {
+		select {
+		case <-l.ready:
+		default:
+			// The lesson starts once the cluster is up (the next progress tick).
+			return
+		}
+		if l.cluster == nil {
+			return
+		}
 		lc, err := newLessonCluster(l.cluster)
 		if err != nil {
 			return
@@ -373,6 +434,16 @@ func (l *learner) progressMsg() progressMsg {
 
 // check runs the lesson's pending checks; it reports whether the progress changed.
 func (l *learner) check(ctx context.Context) bool {
+	l.mu.Lock()
+	started, id := l.progress != nil, l.lessonID
+	l.mu.Unlock()
+	if !started {
+		l.startLesson(id)
+		l.mu.Lock()
+		started = l.progress != nil
+		l.mu.Unlock()
+		return started
+	}
 	l.mu.Lock()
 	p, ev := l.progress, l.eval
 	var exprs []string

@@ -221,6 +221,15 @@ function showProgress(m) {
 }
 
 window.kubesim = { term, get ws() { return ws; }, get state() { return state; },
-  screen: () => { const b = term.buffer.active; const out = []; for (let y = 0; y < b.length; y++) out.push(b.getLine(y).translateToString(true)); return out.join("\n"); } };
+  // The screen's text, a line the terminal wrapped joined back into one.
+  screen: () => {
+    const b = term.buffer.active; const out = [];
+    for (let y = 0; y < b.length; y++) {
+      const line = b.getLine(y);
+      if (line.isWrapped && out.length) out[out.length - 1] += line.translateToString(true);
+      else out.push(line.translateToString(true));
+    }
+    return out.join("\n");
+  } };
 
 loadLesson().then(connect, (e) => { console.error(e); connect(); });

@@ -16,6 +16,7 @@ import (
 	"kubesim.dev/kubesim/internal/admission"
 	"kubesim.dev/kubesim/internal/logs"
 	"kubesim.dev/kubesim/internal/serve"
+	"kubesim.dev/kubesim/internal/web"
 )
 
 type serveOptions struct {
@@ -27,6 +28,9 @@ type serveOptions struct {
 	seed        int64
 	verbosity   int
 	registry    string
+	web         string
+	webIdle     time.Duration
+	webMax      int
 }
 
 func defaultDataDir() string {
@@ -60,6 +64,9 @@ first start and kept in the data directory; a kubeconfig with context "kubesim" 
 	f.StringSliceVar(&o.plugins, "enable-admission-plugins", nil,
 		"Admission plugins to enable in addition to the default ones. Optional plugins: "+strings.Join(admission.Optional, ", ")+".")
 	f.StringVar(&o.registry, "registry-address", "127.0.0.1:5000", "Where to serve the simulated image registries over the OCI distribution API (plain HTTP); '' turns it off.")
+	f.StringVar(&o.web, "web-address", "127.0.0.1:8080", "Where to serve the browser page (a lesson beside a live terminal, each visitor with an own cluster); '' turns it off.")
+	f.DurationVar(&o.webIdle, "web-session-idle-timeout", 30*time.Minute, "Remove a browser session (and its cluster) nobody has typed into for this long.")
+	f.IntVar(&o.webMax, "web-max-sessions", 1000, "The most browser sessions held at once; a visitor beyond it is asked to come back later.")
 	f.Int64Var(&o.seed, "seed", 1, "Seed of the cluster's random choices (names, UIDs, addresses).")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log level of the server's own logs (0 prints only errors).")
 	return c
@@ -91,6 +98,7 @@ func (o *serveOptions) run(ctx context.Context, out io.Writer) error {
 	inst, err := serve.Start(serve.Options{
 		BindAddress: o.bindAddress, SecurePort: o.securePort, DataDir: o.dataDir,
 		Kubeconfig: o.kubeconfig, Admission: adm, Seed: o.seed, RegistryAddress: o.registry,
+		WebAddress: o.web, Web: web.Options{IdleTimeout: o.webIdle, MaxSessions: o.webMax},
 	})
 	if err != nil {
 		return err
@@ -99,6 +107,9 @@ func (o *serveOptions) run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "kubesim: kubeconfig written to %s\n", inst.Kubeconfig)
 	if inst.RegistryURL != "" {
 		fmt.Fprintf(out, "kubesim: image registries served at %s (e.g. skopeo inspect --tls-verify=false docker://%s/docker.io/library/nginx:1.28)\n", inst.RegistryURL, strings.TrimPrefix(inst.RegistryURL, "http://"))
+	}
+	if inst.WebURL != "" {
+		fmt.Fprintf(out, "kubesim: lessons with a live terminal at %s/\n", inst.WebURL)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Use it with your own kubectl:\n  export KUBECONFIG=%s\n  kubectl get nodes\n\nor with the embedded one:\n  kubesim kubectl get nodes\n\n", inst.Kubeconfig)

@@ -24,6 +24,7 @@ import (
 	"kubesim.dev/kubesim/internal/certs"
 	"kubesim.dev/kubesim/internal/clock"
 	"kubesim.dev/kubesim/internal/cluster"
+	"kubesim.dev/kubesim/internal/web"
 )
 
 // Options configure an instance.
@@ -38,6 +39,11 @@ type Options struct {
 	// RegistryAddress serves the cluster's image registries over the OCI distribution API (plain
 	// HTTP, like a local registry); empty turns it off.
 	RegistryAddress string
+	// WebAddress serves the browser page (a lesson beside a terminal, each visitor with an own
+	// cluster) over plain HTTP; empty turns it off.
+	WebAddress string
+	// Web configures the page's sessions (idle timeout, cap); its Server is this instance's.
+	Web web.Options
 }
 
 // Instance is a served cluster.
@@ -48,9 +54,13 @@ type Instance struct {
 	Kubeconfig string
 	// RegistryURL is where the OCI registry endpoint listens, if it does.
 	RegistryURL string
-	httpServer  *http.Server
-	registry    *http.Server
-	done        chan error
+	// WebURL is where the browser page listens, if it does.
+	WebURL     string
+	httpServer *http.Server
+	registry   *http.Server
+	web        *http.Server
+	webServer  *web.Server
+	done       chan error
 }
 
 // Start starts the API server, the default cluster and the HTTPS listener.
@@ -102,6 +112,12 @@ func Start(o Options) (*Instance, error) {
 			return nil, err
 		}
 	}
+	if o.WebAddress != "" {
+		if err := inst.serveWeb(o.WebAddress, o.Web, o.Seed); err != nil {
+			inst.Close(context.Background())
+			return nil, err
+		}
+	}
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
@@ -126,6 +142,29 @@ func (i *Instance) serveRegistry(addr string) error {
 	return nil
 }
 
+// serveWeb serves the browser page. Its sessions' clusters live beside the default one on the same
+// API server, each under its own ID and token; their seeds follow the instance's.
+func (i *Instance) serveWeb(addr string, opts web.Options, seed int64) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s for the browser page: %w (choose another --web-address, or '' to turn it off)", addr, err)
+	}
+	opts.Server = i.Server
+	if opts.Seed == 0 {
+		opts.Seed = seed + 1
+	}
+	ws, err := web.New(opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	i.webServer = ws
+	i.web = &http.Server{Handler: ws, ReadHeaderTimeout: 30 * time.Second}
+	i.WebURL = "http://" + ln.Addr().String()
+	go func() { _ = i.web.Serve(ln) }()
+	return nil
+}
+
 // Done reports the listener's end.
 func (i *Instance) Done() <-chan error { return i.done }
 
@@ -134,6 +173,10 @@ func (i *Instance) Close(ctx context.Context) error {
 	err := i.httpServer.Shutdown(ctx)
 	if i.registry != nil {
 		_ = i.registry.Shutdown(ctx)
+	}
+	if i.web != nil {
+		_ = i.web.Shutdown(ctx)
+		i.webServer.Close()
 	}
 	i.Cluster.Stop()
 	if errors.Is(err, http.ErrServerClosed) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,6 +107,21 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := inst.Cluster.RESTConfig().Host
+	// The controllers' own writes to the new namespace (its default ServiceAccount and
+	// kube-root-ca.crt) land before the snapshot, not during the requests.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v := namespaceVersions(ns)
+		_, sa := v["/serviceaccounts/"+ns+"/default"]
+		_, ca := v["/configmaps/"+ns+"/kube-root-ca.crt"]
+		if sa && ca {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the namespace's default ServiceAccount and kube-root-ca.crt did not appear: %v", v)
+		}
+		inst.Cluster.Settle()
+	}
 	before := namespaceVersions(ns)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -38,8 +38,9 @@ type Backend struct {
 }
 
 // TTLAnchor tells from when an object's time to live counts: etcd counts it from the write, and
-// so does kubesim unless the object says when it was last touched in virtual time (an event written
-// at the end of a fast-forward, but last seen early in it, expires an hour after it was last seen).
+// so does kubesim, except for an object written during a fast-forward that says when it was last
+// touched in virtual time (an event written at the end of the window but last seen early in it
+// expires an hour after it was last seen).
 type TTLAnchor func(obj runtime.Object) time.Time
 
 // WithTTLAnchor sets the resource's TTL anchor.

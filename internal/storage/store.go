@@ -258,7 +258,10 @@ func (s *Store) setTTLLocked(key string, ttl uint64, obj runtime.Object, anchor 
 		return
 	}
 	in := time.Duration(ttl) * time.Second
-	if anchor != nil {
+	// Only an object written during a fast-forward can have been last touched before its write
+	// (a kubelet steps to the end of the window, then writes). Outside one, an object that says
+	// it was seen long ago (a hand-made event from 2021) lives its TTL from the write, as in etcd.
+	if _, replaying := s.clock.ReplayEnd(); anchor != nil && replaying {
 		if at := anchor(obj); !at.IsZero() {
 			in = max(at.Add(in).Sub(s.clock.Now()), 0)
 		}

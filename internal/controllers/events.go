@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"kubesim.dev/kubesim/internal/clock"
+	"kubesim.dev/kubesim/internal/eventname"
 )
 
 // recorder is client-go's event recorder and broadcaster (tools/record) on the cluster clock,
@@ -40,13 +41,14 @@ type recorder struct {
 	mu         sync.Mutex
 	correlator *record.EventCorrelator
 	offset     time.Duration // the sum of the world's shifts
-	lastStamp  int64         // the nanosecond stamp of the last event name
+	stamps     *eventname.Stamper
 }
 
 var _ record.EventRecorder = (*recorder)(nil)
 
 func newRecorder(ctx context.Context, client kubernetes.Interface, clk *clock.Clock, component string) *recorder {
-	r := &recorder{ctx: ctx, client: client, clock: clk, source: v1.EventSource{Component: component}}
+	r := &recorder{ctx: ctx, client: client, clock: clk, source: v1.EventSource{Component: component},
+		stamps: eventname.New(eventname.Controllers)}
 	r.correlator = record.NewEventCorrelatorWithOptions(record.CorrelatorOptions{Clock: monoClock{r}})
 	return r
 }
@@ -62,7 +64,7 @@ func (r *recorder) shift(d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.offset += d
-	r.lastStamp -= d.Nanoseconds()
+	r.stamps.Shift(-d)
 }
 
 func (r *recorder) Event(object runtime.Object, eventtype, reason, message string) {
@@ -136,7 +138,7 @@ func (r *recorder) write(event *v1.Event, refName string) {
 	if event.Count <= 1 || apierrors.IsNotFound(err) {
 		event.ResourceVersion = ""
 		for try := 0; try < maxNameTries; try++ {
-			event.Name = util.GenerateEventName(refName, r.stamp(event.LastTimestamp.Time))
+			event.Name = util.GenerateEventName(refName, r.stamps.Stamp(event.LastTimestamp.Time))
 			if stored, err = events.Create(r.ctx, event, metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
 				break
 			}
@@ -156,17 +158,6 @@ func (r *recorder) write(event *v1.Event, refName string) {
 	r.correlator.UpdateState(seen)
 }
 
-// maxNameTries bounds the names a new event tries: the kubelet names the events of its node
-// after the same virtual instant, a nanosecond apart.
+// maxNameTries bounds the names a new event tries: the controllers share a lane of stamps
+// (package eventname), and two of them can name events of one object after the same instant.
 const maxNameTries = 64
-
-// stamp is the nanosecond stamp of an event made at t: strictly increasing, since a virtual
-// moment can see several events of one object where real ones are nanoseconds apart.
-func (r *recorder) stamp(t time.Time) int64 {
-	s := t.UnixNano()
-	if s <= r.lastStamp {
-		s = r.lastStamp + 1
-	}
-	r.lastStamp = s
-	return s
-}

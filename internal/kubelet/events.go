@@ -70,13 +70,9 @@ func (k *Kubelet) nodeRef() *v1.ObjectReference {
 // dedups it into a count, aggregates similar ones and drops spam.
 func (k *Kubelet) event(ref *v1.ObjectReference, eventType, reason, message string) {
 	t := metav1.NewTime(k.now)
-	// Real events are made nanoseconds apart; the machine makes several at one instant, so it
-	// keeps the nanosecond stamps of event names strictly increasing to keep them unique.
-	stamp := k.wall(k.now).UnixNano()
-	if stamp <= k.lastEventStamp {
-		stamp = k.lastEventStamp + 1
-	}
-	k.lastEventStamp = stamp
+	// Real events are made nanoseconds apart; the machine makes several at one instant, as do
+	// the scheduler and the controllers on the same clock (package eventname).
+	stamp := k.eventStamps.Stamp(k.wall(k.now))
 	ns := ref.Namespace
 	if ns == "" {
 		ns = metav1.NamespaceDefault

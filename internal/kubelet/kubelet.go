@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/ptr"
+
+	"kubesim.dev/kubesim/internal/eventname"
 )
 
 // Node describes the machine a kubelet runs on.
@@ -129,8 +131,8 @@ type Kubelet struct {
 	nodeState nodeState
 	gc        imageGC
 
-	events         *record.EventCorrelator
-	lastEventStamp int64 // the nanosecond stamp of the last event name
+	events      *record.EventCorrelator
+	eventStamps *eventname.Stamper // the nanosecond stamps of event names
 
 	ipam ipam
 }
@@ -170,6 +172,7 @@ func New(cfg Config, node Node, rnd *rand.Rand, now time.Time) (*Kubelet, error)
 	}
 	k.puller = newPuller(cfg)
 	k.events = record.NewEventCorrelatorWithOptions(record.CorrelatorOptions{Clock: clk})
+	k.eventStamps = eventname.New(eventname.Kubelet)
 	if node.PodCIDR != "" {
 		prefix, err := netip.ParsePrefix(node.PodCIDR)
 		if err != nil {

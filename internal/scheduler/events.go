@@ -13,6 +13,8 @@ import (
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"kubesim.dev/kubesim/internal/eventname"
 )
 
 // Timing of client-go's events.k8s.io broadcaster (tools/events/event_broadcaster.go).
@@ -49,13 +51,14 @@ type Recorder struct {
 	controller, instance string
 	rnd                  *rand.Rand
 	cache                map[eventKey]*eventsv1.Event
-	lastStamp            int64
+	stamps               *eventname.Stamper
 }
 
 // NewRecorder returns the recorder of a reporting controller running on host: kube-scheduler's
 // reportingInstance is "<controller>-<hostname>" (NewRecorder in tools/events).
 func NewRecorder(controller, host string, rnd *rand.Rand) *Recorder {
-	return &Recorder{controller: controller, instance: controller + "-" + host, rnd: rnd, cache: map[eventKey]*eventsv1.Event{}}
+	return &Recorder{controller: controller, instance: controller + "-" + host, rnd: rnd, cache: map[eventKey]*eventsv1.Event{},
+		stamps: eventname.New(eventname.Scheduler)}
 }
 
 // podReference is what reference.GetReference makes for a pod.
@@ -102,15 +105,11 @@ func (r *Recorder) makeEvent(ref v1.ObjectReference, now time.Time, eventType, r
 }
 
 // eventName is record/util GenerateEventName. Real events are made nanoseconds apart; a frozen
-// clock makes several at one instant, so the stamps are kept strictly increasing to stay unique.
+// clock makes several at one instant, so the stamps come from the scheduler's lane (package
+// eventname) to stay unique.
 // The fallback name is a UUID, drawn from the seeded source.
 func (r *Recorder) eventName(refName string, now time.Time) string {
-	stamp := now.UnixNano()
-	if stamp <= r.lastStamp {
-		stamp = r.lastStamp + 1
-	}
-	r.lastStamp = stamp
-	name := fmt.Sprintf("%s.%x", refName, stamp)
+	name := fmt.Sprintf("%s.%x", refName, r.stamps.Stamp(now))
 	if errs := apimachineryvalidation.NameIsDNSSubdomain(name, false); len(errs) > 0 {
 		id, _ := uuid.NewRandomFromReader(r.rnd)
 		name = id.String()

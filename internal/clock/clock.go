@@ -178,15 +178,22 @@ func (c *Clock) Reanchor() {
 		c.mu.Unlock()
 		return
 	}
+	shifters := append([]func(time.Duration){}, c.shifters...)
+	c.mu.Unlock()
+	// The components' timestamps move first, then "now": a component that reads Now() in
+	// between sees its old now with its state already moved forward, and only takes it for a
+	// moment it has already lived (a kubelet's time never goes back). The other order would let
+	// it see the new now before its own state moved, and live d of virtual time that never passed.
+	for _, f := range shifters {
+		f(-d) // shifters move timestamps back by their argument
+	}
+	c.mu.Lock()
 	c.now = c.now.Add(d)
 	for _, t := range c.timers {
 		t.due = t.due.Add(d)
 	}
-	shifters := append([]func(time.Duration){}, c.shifters...)
+	heap.Init(&c.timers)
 	c.mu.Unlock()
-	for _, f := range shifters {
-		f(-d) // shifters move timestamps back by their argument
-	}
 }
 
 // runUntil runs, in order, every timer due at or before target, each with Now() reporting its due

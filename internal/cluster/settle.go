@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"maps"
 	"runtime"
 	"time"
+
+	api "k8s.io/kubernetes/pkg/apis/core"
 )
 
 // settleLimit bounds how long the clock waits for a virtual moment's consequences to land.
@@ -46,8 +49,10 @@ func (c *Cluster) idle() bool {
 }
 
 // quietPeriod is how long a cluster must stay idle for Settle to call it settled: long enough for
-// a watch event to travel through client-go into a component's handler.
-const quietPeriod = 20 * time.Millisecond
+// a watch event to travel through client-go into a component's handler (the stretch from the
+// store's watch channel to an informer's handler, which no queue shows, takes milliseconds, more
+// on a loaded 2-core machine; 20 ms let a kubelet see a new pod after a test had moved on).
+const quietPeriod = 100 * time.Millisecond
 
 // Settle waits (up to settleLimit) until the cluster has been idle for a quiet period: every
 // reaction to the last change (scheduling, a kubelet starting a pod, a controller creating pods)
@@ -58,7 +63,7 @@ func (c *Cluster) Settle() {
 	lastRV := c.Store.ResourceVersion()
 	for time.Now().Before(deadline) {
 		rv := c.Store.ResourceVersion()
-		if c.idle() && rv == lastRV {
+		if c.idle() && rv == lastRV && c.podsCaughtUp() {
 			if quietSince.IsZero() {
 				quietSince = time.Now()
 			} else if time.Since(quietSince) >= quietPeriod {
@@ -70,4 +75,37 @@ func (c *Cluster) Settle() {
 		lastRV = rv
 		time.Sleep(200 * time.Microsecond)
 	}
+}
+
+// podsCaughtUp reports whether the scheduler has handled the latest version of every unfinished
+// pod, and each kubelet of every pod bound to its node. No queue shows a watch event on its way
+// from the store to an informer's handler; this compares what the handlers saw with the store.
+func (c *Cluster) podsCaughtUp() bool {
+	sched := map[string]string{}
+	bound := map[string]map[string]string{}
+	for _, n := range c.nodeOrder {
+		bound[n] = map[string]string{}
+	}
+	for _, obj := range c.Store.List("/pods") {
+		pod, ok := obj.(*api.Pod)
+		if !ok {
+			continue
+		}
+		key, rv := pod.Namespace+"/"+pod.Name, pod.ResourceVersion
+		if pod.Status.Phase != api.PodSucceeded && pod.Status.Phase != api.PodFailed {
+			sched[key] = rv
+		}
+		if seen, ok := bound[pod.Spec.NodeName]; ok {
+			seen[key] = rv
+		}
+	}
+	if c.scheduler != nil && !maps.Equal(sched, c.scheduler.SeenPods()) {
+		return false
+	}
+	for name, want := range bound {
+		if n := c.nodes[name]; n != nil && !maps.Equal(want, n.SeenPods()) {
+			return false
+		}
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"sort"
 	"sync"
@@ -68,6 +69,9 @@ type Node struct {
 	stopped  atomic.Bool
 	pods     cache.Store // the pods bound to the node, as the informer has them
 
+	seenMu sync.Mutex
+	seen   map[string]string // namespace/name → resourceVersion of each pod change fed to the machine
+
 	// kubeletStopped: the kubelet process is stopped (StopKubelet). The machine still runs (its
 	// containers do), but nothing it asks to write is written and it sees no pod changes: those
 	// are held until StartKubelet.
@@ -103,6 +107,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		n.machine.Shift(d)
+		// The clock moved the wake-up timer with the world; wakeAt names it in the new frame.
+		if !n.wakeAt.IsZero() {
+			n.wakeAt = n.wakeAt.Add(-d)
+		}
 	})
 	n.step()
 	if err := n.watchPods(ctx); err != nil {
@@ -141,20 +149,32 @@ func (n *Node) watchPods(ctx context.Context) error {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.Name).String()
 		}))
 	inf := factory.Core().V1().Pods().Informer()
-	feed := func(in kubelet.Input) {
+	n.seen = map[string]string{}
+	feed := func(in kubelet.Input, pod *v1.Pod, removed bool) {
 		n.busy.Add(1)
 		defer n.busy.Add(-1)
 		n.step(in)
+		n.seenMu.Lock()
+		defer n.seenMu.Unlock()
+		if key := pod.Namespace + "/" + pod.Name; removed {
+			delete(n.seen, key)
+		} else {
+			n.seen[key] = pod.ResourceVersion
+		}
+	}
+	upsert := func(obj any) {
+		pod := obj.(*v1.Pod)
+		feed(kubelet.PodUpsert{Pod: pod}, pod, false)
 	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { feed(kubelet.PodUpsert{Pod: obj.(*v1.Pod)}) },
-		UpdateFunc: func(_, obj any) { feed(kubelet.PodUpsert{Pod: obj.(*v1.Pod)}) },
+		AddFunc:    upsert,
+		UpdateFunc: func(_, obj any) { upsert(obj) },
 		DeleteFunc: func(obj any) {
 			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 				obj = tomb.Obj
 			}
 			if pod, ok := obj.(*v1.Pod); ok {
-				feed(kubelet.PodRemoved{UID: pod.UID})
+				feed(kubelet.PodRemoved{UID: pod.UID}, pod, true)
 			}
 		},
 	})
@@ -212,6 +232,14 @@ func (n *Node) KubeletRunning() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return !n.kubeletStopped
+}
+
+// SeenPods is the resourceVersion of each pod bound to the node, as last fed to the machine (by
+// namespace/name). With the API's own versions it tells whether the kubelet has caught up.
+func (n *Node) SeenPods() map[string]string {
+	n.seenMu.Lock()
+	defer n.seenMu.Unlock()
+	return maps.Clone(n.seen)
 }
 
 // Idle reports whether every pod change the informer received has been fed to the machine.
@@ -324,7 +352,18 @@ func (n *Node) schedule(t time.Time) {
 		d = 0
 	}
 	n.wakeAt = t
-	n.wake = n.clock.AfterFunc(d, func() { n.step() })
+	var wake k8sclock.Timer
+	wake = n.clock.AfterFunc(d, func() {
+		// A fired timer no longer stands for wakeAt: the next schedule must set a new one,
+		// even for the same moment.
+		n.mu.Lock()
+		if n.wake == wake {
+			n.wake, n.wakeAt = nil, time.Time{}
+		}
+		n.mu.Unlock()
+		n.step()
+	})
+	n.wake = wake
 }
 
 func (n *Node) getSecret(namespace, name string) (*v1.Secret, error) {

@@ -12,6 +12,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand"
 	"sort"
 	"sync"
@@ -73,6 +74,9 @@ type Scheduler struct {
 	timerAt     time.Time
 	nextRefresh time.Time
 	wake        chan struct{}
+
+	seenMu sync.Mutex
+	seen   map[string]string // namespace/name → resourceVersion of each pod change handled
 }
 
 // dueTimes are the next moments of the periodic loops upstream runs: the backoffQ flush, the
@@ -120,8 +124,11 @@ func Start(ctx context.Context, cfg Config) (*Scheduler, error) {
 		assumed:   map[string]*v1.Pod{},
 		wake:      make(chan struct{}, 1),
 	}
+	s.seen = map[string]string{}
 	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: s.addPod, UpdateFunc: s.updatePod, DeleteFunc: s.deletePod,
+		AddFunc:    func(obj interface{}) { s.addPod(obj); s.saw(obj, false) },
+		UpdateFunc: func(oldObj, newObj interface{}) { s.updatePod(oldObj, newObj); s.saw(newObj, false) },
+		DeleteFunc: func(obj interface{}) { s.deletePod(obj); s.saw(obj, true) },
 	}); err != nil {
 		return nil, err
 	}
@@ -151,6 +158,32 @@ func newPodInformer(cs kubernetes.Interface, resync time.Duration) cache.SharedI
 		return obj, nil
 	})
 	return inf
+}
+
+// saw records that a pod change was handled.
+func (s *Scheduler) saw(obj interface{}, deleted bool) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*v1.Pod)
+	if !ok {
+		return
+	}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if key := pod.Namespace + "/" + pod.Name; deleted {
+		delete(s.seen, key)
+	} else {
+		s.seen[key] = pod.ResourceVersion
+	}
+}
+
+// SeenPods is the resourceVersion of each unfinished pod as the scheduler last handled it (by
+// namespace/name). With the API's own versions it tells whether the scheduler has caught up.
+func (s *Scheduler) SeenPods() map[string]string {
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	return maps.Clone(s.seen)
 }
 
 // Idle reports whether the scheduler has nothing to do until the next cluster event or timer.

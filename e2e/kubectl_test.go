@@ -16,12 +16,11 @@ import (
 	"github.com/cockroachdb/datadriven"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/tools/clientcmd"
 	"mvdan.cc/sh/v3/shell"
 
-	corev1 "k8s.io/api/core/v1"
-
+	"kubesim.dev/kubesim/internal/clock"
 	"kubesim.dev/kubesim/internal/kubectl"
+	"kubesim.dev/kubesim/internal/serve"
 )
 
 // A client is a kubectl: the embedded one (v1.37) or an installed binary.
@@ -31,19 +30,29 @@ type client struct {
 	version int    // minor version
 }
 
-// clients lists every kubectl the transcripts run with.
+// clients lists every kubectl the transcripts run with. E2E_CLIENTS (names, comma-separated)
+// picks some of them, e.g. to regenerate a version's variant of a block with -rewrite:
+//
+//	E2E_CLIENTS=kubectl.1.33 go test ./e2e -run TestKubectl -rewrite
 func clients(t *testing.T) []client {
-	out := []client{{name: "embedded", version: 37}}
-	if os.Getenv("E2E_EMBEDDED_ONLY") != "" { // e.g. to regenerate transcripts with -rewrite
-		return out
-	}
+	all := []client{{name: "embedded", version: 37}}
 	bins := kubectlBinaries(t)
 	for _, name := range sortedKeys(bins) {
 		v := 0
 		if _, err := fmt.Sscanf(name, "kubectl.1.%d", &v); err != nil {
 			v = binaryMinor(bins[name])
 		}
-		out = append(out, client{name: name, path: bins[name], version: v})
+		all = append(all, client{name: name, path: bins[name], version: v})
+	}
+	pick := os.Getenv("E2E_CLIENTS")
+	if pick == "" {
+		return all
+	}
+	var out []client
+	for _, c := range all {
+		if contains(strings.Split(pick, ","), c.name) {
+			out = append(out, c)
+		}
 	}
 	return out
 }
@@ -61,8 +70,8 @@ func binaryMinor(path string) int {
 	return minor
 }
 
-// TestKubectl runs every transcript in testdata/kubectl with every kubectl, each in a namespace
-// of its own. A transcript's directives:
+// TestKubectl runs every transcript in testdata/kubectl with every kubectl, each run against a
+// cluster of its own. A transcript's directives:
 //
 //	run [only=NAMES] [except=NAMES] [min=MINOR] [max=MINOR] [env=K=V]
 //	kubectl ARGS…            (first input line: the command line)
@@ -72,8 +81,11 @@ func binaryMinor(path string) int {
 //
 //	wait pod=NAME phase=Running        (waits, up to 30 s, for a pod condition; prints nothing)
 //
-// The namespace is shown as <ns>; ages and timestamps, which depend on the wall clock of each
-// kubectl, as <age> and <time>.
+//	advance by=DURATION               (ages the cluster: everything due within it happens)
+//
+// Each run has a cluster of its own with a frozen clock, in the default namespace, so outputs are
+// exact (ages included); only absolute timestamps show as <time> and resourceVersions as "<rv>"
+// (one counter for the whole cluster, which the controllers and kubelets advance concurrently).
 func TestKubectl(t *testing.T) {
 	cs := clients(t)
 	datadriven.Walk(t, "testdata/kubectl", func(t *testing.T, path string) {
@@ -86,46 +98,39 @@ func TestKubectl(t *testing.T) {
 	})
 }
 
-// session is one transcript run by one kubectl.
+// session is one transcript run by one kubectl, against a cluster of its own whose clock is
+// frozen: time moves only with the transcript's advance directives, so every output is exact.
 type session struct {
 	t          *testing.T
 	c          client
-	ns         string
+	inst       *serve.Instance
 	kubeconfig string
 	cache      string
 }
 
-var namespaces sync.Map
-
 func newSession(t *testing.T, c client, file string) *session {
-	ns := strings.NewReplacer(".txt", "", ".", "-", "_", "-").Replace("e2e-" + file + "-" + c.name)
-	if _, loaded := namespaces.LoadOrStore(ns, true); loaded {
-		t.Fatalf("namespace %s used twice", ns)
-	}
-	ctx := context.Background()
-	client := inst.Cluster.Client()
-	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	dir := t.TempDir()
+	clk := clock.NewFrozen(time.Now().Truncate(time.Second))
+	inst, err := serve.Start(serve.Options{DataDir: dir, Seed: 1, Clock: clk})
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
-		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+	t.Cleanup(func() { inst.Close(context.Background()) })
+	s := &session{t: t, c: c, inst: inst, kubeconfig: inst.Kubeconfig, cache: filepath.Join(dir, "cache")}
+	ctx := context.Background()
+	client := inst.Cluster.Client()
+	err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, nil
 	})
 	if err != nil {
-		t.Fatalf("no default service account in %s: %v", ns, err)
+		t.Fatalf("no default service account: %v", err)
 	}
-	// a kubeconfig whose context namespace is the session's
-	cfg, err := clientcmd.LoadFromFile(inst.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Contexts[cfg.CurrentContext].Namespace = ns
-	dir := t.TempDir()
-	path := filepath.Join(dir, "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return &session{t: t, c: c, ns: ns, kubeconfig: path, cache: filepath.Join(dir, "cache")}
+	// The add-ons' pods (coredns, kube-proxy) are placed and started before the transcript's
+	// first command, as on a cluster someone hands over: otherwise the transcript's pods race
+	// them for nodes, addresses and the image pull queue.
+	inst.Cluster.Settle()
+	return s
 }
 
 func (s *session) run(t *testing.T, td *datadriven.TestData) string {
@@ -142,7 +147,7 @@ func (s *session) run(t *testing.T, td *datadriven.TestData) string {
 		if err != nil || len(args) == 0 || args[0] != "kubectl" {
 			td.Fatalf(t, "the first input line must be a kubectl command line: %q (%v)", line, err)
 		}
-		out, rc := s.kubectl(args[1:], stdin, envOf(td))
+		out, rc := s.runAnchored(args[1:], stdin, envOf(td))
 		out = s.normalize(out)
 		if rc != 0 {
 			out += fmt.Sprintf("[rc=%d]\n", rc)
@@ -150,6 +155,17 @@ func (s *session) run(t *testing.T, td *datadriven.TestData) string {
 		return out
 	case "wait":
 		s.wait(t, td)
+		return ""
+	case "advance":
+		var d string
+		td.ScanArgs(t, "by", &d)
+		dur, err := time.ParseDuration(d)
+		if err != nil {
+			td.Fatalf(t, "advance by=%s: %v", d, err)
+		}
+		s.inst.Cluster.Settle()
+		s.inst.Cluster.Clock.Advance(dur)
+		s.inst.Cluster.Settle()
 		return ""
 	default:
 		td.Fatalf(t, "unknown directive %q", td.Cmd)
@@ -269,45 +285,46 @@ func (l *lockedBuffer) String() string {
 var (
 	rfc3339     = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
 	describeTS  = regexp.MustCompile(`\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`)
-	ageToken    = regexp.MustCompile(`^((\d+[ywdhms])+|<invalid>|<unknown>)(\)?)$`)
 	editTmpFile = regexp.MustCompile(`/tmp/kubectl-edit-\d+\.(yaml|json)`)
+	resourceVer = regexp.MustCompile(`("?resourceVersion"?: ?)"\d+"`)
 )
 
-// normalize replaces what differs between runs: the namespace, wall-clock ages and timestamps.
+// runAnchored runs a command in a settled cluster whose frozen "now" is the current wall second,
+// so that kubectl's ages (its wall clock minus the stored timestamps) are the virtual ones. A
+// read-only command that straddled a wall-clock second is run again.
+func (s *session) runAnchored(args []string, stdin string, env []string) (string, int) {
+	for attempt := 0; ; attempt++ {
+		s.inst.Cluster.Settle()
+		s.inst.Cluster.Clock.Reanchor()
+		second := time.Now().Truncate(time.Second)
+		out, rc := s.kubectl(args, stdin, env)
+		if time.Now().Truncate(time.Second).Equal(second) || !readOnly(args) || attempt == 3 {
+			return out, rc
+		}
+	}
+}
+
+func readOnly(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "get", "describe", "explain", "api-resources", "api-versions", "version", "logs", "events":
+			return true
+		}
+		if !strings.HasPrefix(a, "-") {
+			return false
+		}
+	}
+	return false
+}
+
+// normalize replaces what differs between runs: absolute timestamps (the frozen clock starts at
+// the wall time of the run), resourceVersions and kubectl edit's temporary file names.
 func (s *session) normalize(out string) string {
-	out = strings.ReplaceAll(out, s.ns, "<ns>")
 	out = rfc3339.ReplaceAllString(out, "<time>")
 	out = describeTS.ReplaceAllString(out, "<time>")
 	out = editTmpFile.ReplaceAllString(out, "/tmp/kubectl-edit-<n>.$1")
-	return squeezeTables(out)
-}
-
-var tableHeader = regexp.MustCompile(`^[A-Z][A-Z0-9_.()/-]*( [A-Z][A-Z0-9_.()/-]*)*( {2,}[A-Z][A-Z0-9_.()/-]*( [A-Z][A-Z0-9_.()/-]*)*)+\s*$`)
-
-// squeezeTables normalizes tables as the conformance corpus does: in a table (a header line of
-// upper-case titles, up to a blank line) and in describe's Events section, ages become <age> and
-// runs of spaces one space, since an age's width moves the columns after it.
-func squeezeTables(out string) string {
-	lines := strings.Split(out, "\n")
-	in := false
-	for i, line := range lines {
-		switch {
-		case tableHeader.MatchString(line), strings.HasPrefix(line, "Events:") && strings.TrimSpace(line) != "Events:  <none>":
-			in = true
-		case strings.TrimSpace(line) == "":
-			in = false
-		}
-		if !in {
-			continue
-		}
-		fields := strings.Fields(line)
-		for j, f := range fields {
-			fields[j] = ageToken.ReplaceAllString(f, "<age>$3")
-		}
-		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
-		lines[i] = indent + strings.Join(fields, " ")
-	}
-	return strings.Join(lines, "\n")
+	out = resourceVer.ReplaceAllString(out, `$1"<rv>"`)
+	return out
 }
 
 // wait blocks until a pod reaches a phase (pod=NAME phase=PHASE).
@@ -315,9 +332,9 @@ func (s *session) wait(t *testing.T, td *datadriven.TestData) {
 	var pod, phase string
 	td.ScanArgs(t, "pod", &pod)
 	td.ScanArgs(t, "phase", &phase)
-	client := inst.Cluster.Client()
+	client := s.inst.Cluster.Client()
 	err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		p, err := client.CoreV1().Pods(s.ns).Get(ctx, pod, metav1.GetOptions{})
+		p, err := client.CoreV1().Pods("default").Get(ctx, pod, metav1.GetOptions{})
 		return err == nil && string(p.Status.Phase) == phase, nil
 	})
 	if err != nil {

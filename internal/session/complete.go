@@ -46,7 +46,7 @@ func (s *Session) completeKubectl(ctx context.Context, req terminal.CompletionRe
 	var out, errOut bytes.Buffer
 	kubectl.Run(ctx, kubectl.Invocation{
 		Args: args, Stdout: &out, Stderr: &errOut, Kubeconfig: c.kcHost,
-		CacheDir: filepath.Join(s.dir, "cache"), Transport: s.transport(nil),
+		CacheDir: filepath.Join(s.dir, "cache"), Transport: s.transport(ctx, nil),
 	})
 	rest.SetDefaultWarningHandler(rest.WarningLogger{})
 	return parseCompletion(out.String())

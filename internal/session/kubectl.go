@@ -96,7 +96,7 @@ func (s *Session) kubectl(ctx context.Context, inv *terminal.Invocation) int {
 	c.names[filepath.Join(s.dir, "cache")] = "/root/.kube/cache"
 	out := newRewriter(inv.Stdout, c.names)
 	errOut := newRewriter(inv.Stderr, c.names)
-	transport := s.transport(nil)
+	transport := s.transport(ctx, nil)
 	if editing(args) {
 		ec, err := broker.register(c, ctx, out, errOut)
 		if err != nil {
@@ -104,7 +104,7 @@ func (s *Session) kubectl(ctx context.Context, inv *terminal.Invocation) int {
 			return 1
 		}
 		defer broker.unregister(ec)
-		transport = s.transport(ec.sniff)
+		transport = s.transport(ctx, ec.sniff)
 	}
 	code := kubectl.Run(ctx, kubectl.Invocation{
 		Args:       args,
@@ -388,12 +388,17 @@ func (c *call) writeBackKubeconfig() {
 // transport reaches the session's cluster in-process. A request for any other host fails as an
 // unreachable host would, so a kubeconfig pointed elsewhere behaves as it would on a machine
 // that can only reach its own cluster.
-func (s *Session) transport(sniff func([]byte)) http.RoundTripper {
+// transport carries one kubectl call's requests to the session's cluster only. When ctx ends
+// (Ctrl-C), it closes the responses still open: kubectl get -w and logs -f wait on their streams
+// with contexts of their own that only a signal to the process would end, and the call runs in
+// the server's process.
+func (s *Session) transport(ctx context.Context, sniff func([]byte)) http.RoundTripper {
 	u, _ := url.Parse(s.cfg.Server)
-	return &sessionTransport{base: s.cfg.Transport, host: u.Host, sniff: sniff}
+	return &sessionTransport{ctx: ctx, base: s.cfg.Transport, host: u.Host, sniff: sniff}
 }
 
 type sessionTransport struct {
+	ctx   context.Context
 	base  http.RoundTripper
 	host  string
 	sniff func([]byte)
@@ -407,11 +412,31 @@ func (t *sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, &refusedDial{&net.OpError{Op: "dial", Net: "tcp", Addr: hostAddrOf(req.URL), Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}
 	}
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || t.sniff == nil {
+	if err != nil {
 		return resp, err
 	}
-	resp.Body = &sniffBody{ReadCloser: resp.Body, sniff: t.sniff}
+	if t.sniff != nil {
+		resp.Body = &sniffBody{ReadCloser: resp.Body, sniff: t.sniff}
+	}
+	resp.Body = closeOnDone(t.ctx, resp.Body)
 	return resp, nil
+}
+
+// closeOnDone closes body when ctx ends, unless it was closed before.
+func closeOnDone(ctx context.Context, body io.ReadCloser) io.ReadCloser {
+	b := &ctxBody{ReadCloser: body}
+	b.stop = context.AfterFunc(ctx, func() { b.ReadCloser.Close() })
+	return b
+}
+
+type ctxBody struct {
+	io.ReadCloser
+	stop func() bool
+}
+
+func (b *ctxBody) Close() error {
+	b.stop()
+	return b.ReadCloser.Close()
 }
 
 // refusedDial is the error of a request for another host. kubectl sees a refused connection

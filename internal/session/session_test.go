@@ -251,3 +251,24 @@ func TestMain(m *testing.M) {
 	os.RemoveAll(home)
 	os.Exit(code)
 }
+
+// TestKubectlWatchStopsOnCtrlC: kubectl get -w prints changes as they come, and Ctrl-C ends it
+// at once, even when no change is on its way, and gives the prompt back (a watch used to hold
+// the terminal for good: kubectl ends it only on a signal to its process).
+func TestKubectlWatchStopsOnCtrlC(t *testing.T) {
+	s, _ := newTestSession(t)
+	var out bytes.Buffer
+	if code := s.Term.Exec(context.Background(), "kubectl create configmap watched --from-literal=a=1", nil, &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	h := startScreen(t, s)
+	h.typ("kubectl get configmaps -w\r")
+	h.waitFor("watched            1      0s")
+	out.Reset()
+	if code := s.Term.Exec(context.Background(), "kubectl create configmap another --from-literal=b=2", nil, &out, &out); code != 0 {
+		t.Fatal(out.String())
+	}
+	h.waitFor("another            1      0s")
+	h.typ("\x03")
+	h.waitFor("^C\ncontrolplane:~$")
+}

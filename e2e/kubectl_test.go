@@ -83,6 +83,12 @@ func binaryMinor(path string) int {
 //
 //	advance by=DURATION               (ages the cluster: everything due within it happens)
 //
+//	watch [lines=N]                    (starts kubectl in the background, e.g. get -w; prints nothing)
+//	kubectl ARGS…
+//	----
+//
+//	stop [until=TEXT]                  (waits for TEXT, then Ctrl-C: prints what the watch wrote)
+//
 // Each run has a cluster of its own with a frozen clock, in the default namespace, so outputs are
 // exact (ages included); only absolute timestamps show as <time> and resourceVersions as "<rv>"
 // (one counter for the whole cluster, which the controllers and kubelets advance concurrently).
@@ -106,6 +112,7 @@ type session struct {
 	inst       *serve.Instance
 	kubeconfig string
 	cache      string
+	watch      *watch // the kubectl running in the background, if any
 }
 
 func newSession(t *testing.T, c client, file string) *session {
@@ -156,6 +163,11 @@ func (s *session) run(t *testing.T, td *datadriven.TestData) string {
 	case "wait":
 		s.wait(t, td)
 		return ""
+	case "watch":
+		s.startWatch(t, td)
+		return ""
+	case "stop":
+		return s.stopWatch(t, td)
 	case "advance":
 		var d string
 		td.ScanArgs(t, "by", &d)

@@ -59,10 +59,10 @@ func NewBackend(prefix string, newFunc func() runtime.Object, codec runtime.Code
 	return &Backend{prefix: prefix, newFunc: newFunc, codec: codec}
 }
 
-// normalize round-trips obj through the storage codec.
+// normalize round-trips obj through the storage codec, into a new object.
 func (b *Backend) normalize(obj runtime.Object) (runtime.Object, error) {
 	if b.codec == nil {
-		return obj, nil
+		return obj.DeepCopyObject(), nil
 	}
 	data, err := runtime.Encode(b.codec, obj)
 	if err != nil {

@@ -175,19 +175,25 @@ func (s *Store) oldestRV() uint64 {
 	return s.history[s.histHead].rv - 1
 }
 
-// normalizer gives back an object as storage would return it after writing it.
+// normalizer gives back an object as storage would return it after writing it: a new object that
+// shares nothing with its argument.
 type normalizer func(runtime.Object) (runtime.Object, error)
 
 // stamp prepares a copy of obj for storage at resourceVersion rv.
 func stamp(obj runtime.Object, rv uint64) (runtime.Object, error) {
-	c := obj.DeepCopyObject()
-	if err := versioner.PrepareObjectForStorage(c); err != nil {
+	return stampOwned(obj.DeepCopyObject(), rv)
+}
+
+// stampOwned prepares obj itself for storage at resourceVersion rv. obj must be a fresh object
+// that nobody else holds (what a normalizer returns), so that no copy is needed.
+func stampOwned(obj runtime.Object, rv uint64) (runtime.Object, error) {
+	if err := versioner.PrepareObjectForStorage(obj); err != nil {
 		return nil, err
 	}
-	if err := versioner.UpdateObject(c, rv); err != nil {
+	if err := versioner.UpdateObject(obj, rv); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return obj, nil
 }
 
 // copyInto sets *out to a deep copy of obj. out and obj have the same concrete type.
@@ -219,7 +225,7 @@ func (s *Store) create(ctx context.Context, key string, obj, out runtime.Object,
 		return apistorage.NewKeyExistsError(key, 0)
 	}
 	s.rv++
-	stored, err := stamp(obj, s.rv)
+	stored, err := stampOwned(obj, s.rv)
 	if err != nil {
 		s.rv--
 		s.mu.Unlock()
@@ -377,7 +383,7 @@ func (s *Store) update(ctx context.Context, key string, dest runtime.Object, ign
 			continue // someone else wrote in between: try again on the new state
 		}
 		s.rv++
-		stored, err := stamp(next, s.rv)
+		stored, err := stampOwned(next, s.rv)
 		if err != nil {
 			s.rv--
 			s.mu.Unlock()

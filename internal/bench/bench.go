@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,6 +216,20 @@ func PodCreation(workers, total int) ([]Result, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	// BENCH_CPUPROFILE=file writes a pprof CPU profile of the pod-create phase.
+	if f := os.Getenv("BENCH_CPUPROFILE"); f != "" {
+		out, err := os.Create(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			return nil, err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			out.Close()
+		}()
 	}
 	podRate, err := parallel(workers, total, func(i int) error {
 		_, err := client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{

@@ -6,7 +6,9 @@
 // AlreadyExists. Each kind of component therefore stamps in a lane of its own: its stamps are
 // strictly increasing and keep their own remainder modulo the number of lanes, so two components
 // never draw the same stamp, whatever order they run in, and a stamp is at most a few
-// nanoseconds off the moment.
+// nanoseconds off the moment. The lanes follow the order in which components act on a new pod
+// (a controller creates it, the scheduler binds it, the kubelet starts it), so the names of the
+// events of one instant sort in that order, as real ones made nanoseconds apart do.
 package eventname
 
 import "time"
@@ -16,8 +18,8 @@ type Lane int64
 
 // The lanes: the components that record events about the same objects.
 const (
-	Scheduler Lane = iota
-	Controllers
+	Controllers Lane = iota
+	Scheduler
 	Kubelet
 	lanes
 )
@@ -31,11 +33,11 @@ type Stamper struct {
 // New returns a stamper for a component of the given lane.
 func New(lane Lane) *Stamper { return &Stamper{lane: lane, last: -1} }
 
-// Stamp returns the nanosecond stamp of an event made at t: at or just after t, greater than
-// every stamp it returned before, and in the stamper's lane.
+// Stamp returns the nanosecond stamp of an event made at t: in the stamper's lane of the few
+// nanoseconds around t, and greater than every stamp it returned before.
 func (s *Stamper) Stamp(t time.Time) int64 {
 	n := t.UnixNano()
-	n += (int64(s.lane) - n%int64(lanes) + int64(lanes)) % int64(lanes)
+	n += int64(s.lane) - (n%int64(lanes)+int64(lanes))%int64(lanes)
 	if n <= s.last {
 		n = s.last + int64(lanes)
 	}

@@ -8,7 +8,7 @@ import (
 func TestStampsOfTwoLanesNeverMeet(t *testing.T) {
 	at := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC)
 	seen := map[int64]Lane{}
-	stampers := []*Stamper{New(Scheduler), New(Controllers), New(Kubelet)}
+	stampers := []*Stamper{New(Controllers), New(Scheduler), New(Kubelet)}
 	for round := 0; round < 100; round++ {
 		moment := at.Add(time.Duration(round/10) * time.Nanosecond) // ten events per nanosecond
 		for lane, s := range stampers {
@@ -17,9 +17,21 @@ func TestStampsOfTwoLanesNeverMeet(t *testing.T) {
 				t.Fatalf("stamp %d drawn by lanes %d and %d", n, other, lane)
 			}
 			seen[n] = Lane(lane)
-			if n < moment.UnixNano() || n-moment.UnixNano() > 1000 {
-				t.Fatalf("lane %d stamped %v as %d: %d ns off", lane, moment, n, n-moment.UnixNano())
+			if off := n - moment.UnixNano(); off < -int64(lanes) || off > 1000 {
+				t.Fatalf("lane %d stamped %v as %d: %d ns off", lane, moment, n, off)
 			}
+		}
+	}
+}
+
+// TestOneInstantSortsInCausalOrder: the events of one moment are named controller, scheduler,
+// kubelet, whichever of them records first.
+func TestOneInstantSortsInCausalOrder(t *testing.T) {
+	for offset := 0; offset < 3; offset++ {
+		at := time.Unix(100, int64(offset))
+		kubelet, scheduler, controllers := New(Kubelet).Stamp(at), New(Scheduler).Stamp(at), New(Controllers).Stamp(at)
+		if !(controllers < scheduler && scheduler < kubelet) {
+			t.Errorf("at %d: controllers %d, scheduler %d, kubelet %d", at.UnixNano(), controllers, scheduler, kubelet)
 		}
 	}
 }
@@ -32,9 +44,9 @@ func TestStamps(t *testing.T) {
 		at   []time.Time
 		want []int64
 	}{
-		{Scheduler, []time.Time{at, at, at.Add(1), at.Add(10)}, []int64{a, a + 3, a + 6, a + 12}},
+		{Controllers, []time.Time{at, at, at.Add(1), at.Add(10)}, []int64{a, a + 3, a + 6, a + 9}},
 		{Kubelet, []time.Time{at, at, at.Add(3 * time.Second)}, []int64{a + 2, a + 5, a + 3e9 + 2}},
-		{Controllers, []time.Time{at.Add(2), at.Add(1)}, []int64{a + 4, a + 7}},
+		{Scheduler, []time.Time{at.Add(2), at.Add(1)}, []int64{a + 1, a + 4}},
 	}
 	for _, tt := range tests {
 		s := New(tt.lane)
@@ -49,8 +61,8 @@ func TestStamps(t *testing.T) {
 func TestShiftKeepsTheLane(t *testing.T) {
 	s := New(Kubelet)
 	at := time.Unix(99, 999999999)
-	s.Stamp(at) // ...002
-	s.Stamp(at) // ...005
+	s.Stamp(at) // ...+2
+	s.Stamp(at) // ...+5
 	s.Shift(-9 * time.Second)
 	if got, want := s.Stamp(at.Add(-9*time.Second)), at.Add(-9*time.Second).UnixNano()+8; got != want {
 		t.Fatalf("after a shift: got %d, want %d", got, want)

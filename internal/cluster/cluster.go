@@ -122,10 +122,6 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("starting the scheduler of cluster %s: %w", c.ID, err)
 	}
 	c.scheduler = sched
-	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert, Clock: c.Clock}); err != nil {
-		c.Stop()
-		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
-	}
 	specs := opts.Nodes
 	if specs == nil {
 		specs = DefaultNodes()
@@ -133,6 +129,13 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 	if err := c.startNodes(ctx, specs); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting the nodes of cluster %s: %w", c.ID, err)
+	}
+	// The controllers start once every kubelet has registered its node and reported it Ready, so
+	// that the add-ons' pods (coredns) are placed on the nodes as they are, the same way on
+	// every start, rather than on whichever node happened to be Ready first.
+	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert, Clock: c.Clock}); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
 	}
 	c.Clock.SetSettle(c.settle)
 	return c, nil

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"mvdan.cc/sh/v3/shell"
 
+	"kubesim.dev/kubesim/internal/admin"
 	"kubesim.dev/kubesim/internal/clock"
 	"kubesim.dev/kubesim/internal/kubectl"
 	"kubesim.dev/kubesim/internal/serve"
@@ -83,6 +84,11 @@ func binaryMinor(path string) int {
 //
 //	advance by=DURATION               (ages the cluster: everything due within it happens)
 //
+//	kubesim                            (kubesim's own commands: registry, node, clock)
+//	registry push my-app:1.0
+//	----
+//	exact output, then "[rc=N]" when the status is not 0
+//
 //	watch [lines=N]                    (starts kubectl in the background, e.g. get -w; prints nothing)
 //	kubectl ARGS…
 //	----
@@ -113,7 +119,14 @@ type session struct {
 	kubeconfig string
 	cache      string
 	watch      *watch // the kubectl running in the background, if any
+	// pushed names the digests of the builds `kubesim registry push` made, in order: a build's
+	// digest covers its creation time, the moment of the run.
+	pushed map[string]string
 }
+
+// addonsUp is how long a transcript's cluster has been up at its first command: long enough for
+// node01 to pull coredns.
+const addonsUp = 10 * time.Second
 
 func newSession(t *testing.T, c client, file string) *session {
 	dir := t.TempDir()
@@ -133,9 +146,26 @@ func newSession(t *testing.T, c client, file string) *session {
 	if err != nil {
 		t.Fatalf("no default service account: %v", err)
 	}
-	// The add-ons' pods (coredns, kube-proxy) are placed and started before the transcript's
+	// The add-ons' pods (coredns, kube-proxy) are placed and running before the transcript's
 	// first command, as on a cluster someone hands over: otherwise the transcript's pods race
-	// them for nodes, addresses and the image pull queue.
+	// them for nodes, addresses and the image pull queue (node01 pulls coredns).
+	err = wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		pods, err := client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app in (kube-dns,kube-proxy)"})
+		if err != nil || len(pods.Items) < 4 {
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "" {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("the add-ons' pods were never placed: %v", err)
+	}
+	inst.Cluster.Settle()
+	inst.Cluster.Clock.Advance(addonsUp)
 	inst.Cluster.Settle()
 	return s
 }
@@ -163,6 +193,8 @@ func (s *session) run(t *testing.T, td *datadriven.TestData) string {
 	case "wait":
 		s.wait(t, td)
 		return ""
+	case "kubesim":
+		return s.admin(t, td)
 	case "watch":
 		s.startWatch(t, td)
 		return ""
@@ -183,6 +215,32 @@ func (s *session) run(t *testing.T, td *datadriven.TestData) string {
 		td.Fatalf(t, "unknown directive %q", td.Cmd)
 		return ""
 	}
+}
+
+// admin runs one of kubesim's own command lines (the input, without "kubesim") against the
+// session's cluster, as `kubesim registry|node|clock …` does against a running kubesim serve.
+func (s *session) admin(t *testing.T, td *datadriven.TestData) string {
+	args, err := shell.Fields(strings.TrimSpace(td.Input), nil)
+	if err != nil || len(args) == 0 {
+		td.Fatalf(t, "the input must be a kubesim command line: %q (%v)", td.Input, err)
+	}
+	s.inst.Cluster.Settle()
+	var out strings.Builder
+	rc := admin.Run(context.Background(), s.inst.Cluster, args, &out, &out)
+	s.inst.Cluster.Settle()
+	for _, m := range pushDigest.FindAllStringSubmatch(out.String(), -1) {
+		if _, ok := s.pushed[m[1]]; !ok {
+			if s.pushed == nil {
+				s.pushed = map[string]string{}
+			}
+			s.pushed[m[1]] = fmt.Sprintf("sha256:<pushed-%d>", len(s.pushed)+1)
+		}
+	}
+	res := s.normalize(out.String())
+	if rc != 0 {
+		res += fmt.Sprintf("[rc=%d]\n", rc)
+	}
+	return res
 }
 
 // applies reports whether a directive runs with this session's kubectl.
@@ -298,6 +356,7 @@ var (
 	rfc3339     = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
 	describeTS  = regexp.MustCompile(`\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`)
 	editTmpFile = regexp.MustCompile(`/tmp/kubectl-edit-\d+\.(yaml|json)`)
+	pushDigest  = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 	resourceVer = regexp.MustCompile(`("?resourceVersion"?: ?)"\d+"`)
 )
 
@@ -330,12 +389,16 @@ func readOnly(args []string) bool {
 }
 
 // normalize replaces what differs between runs: absolute timestamps (the frozen clock starts at
-// the wall time of the run), resourceVersions and kubectl edit's temporary file names.
+// the wall time of the run), resourceVersions, kubectl edit's temporary file names and the
+// digests of pushed builds.
 func (s *session) normalize(out string) string {
 	out = rfc3339.ReplaceAllString(out, "<time>")
 	out = describeTS.ReplaceAllString(out, "<time>")
 	out = editTmpFile.ReplaceAllString(out, "/tmp/kubectl-edit-<n>.$1")
 	out = resourceVer.ReplaceAllString(out, `$1"<rv>"`)
+	for digest, name := range s.pushed {
+		out = strings.ReplaceAll(out, digest, name)
+	}
 	return out
 }
 

@@ -356,6 +356,7 @@ var (
 	rfc3339     = regexp.MustCompile(`\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})`)
 	describeTS  = regexp.MustCompile(`\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}`)
 	editTmpFile = regexp.MustCompile(`/tmp/kubectl-edit-\d+\.(yaml|json)`)
+	podIP       = regexp.MustCompile(`\b(10\.244\.\d+\.)\d+\b`)
 	pushDigest  = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
 	resourceVer = regexp.MustCompile(`("?resourceVersion"?: ?)"\d+"`)
 )
@@ -389,13 +390,16 @@ func readOnly(args []string) bool {
 }
 
 // normalize replaces what differs between runs: absolute timestamps (the frozen clock starts at
-// the wall time of the run), resourceVersions, kubectl edit's temporary file names and the
-// digests of pushed builds.
+// the wall time of the run), resourceVersions, kubectl edit's temporary file names, the
+// digests of pushed builds, and the host part of pod IPs: whether node01 runs a coredns pod,
+// and so which addresses its range has given out, depends on whether its kubelet was Ready
+// when the add-ons' pods were scheduled.
 func (s *session) normalize(out string) string {
 	out = rfc3339.ReplaceAllString(out, "<time>")
 	out = describeTS.ReplaceAllString(out, "<time>")
 	out = editTmpFile.ReplaceAllString(out, "/tmp/kubectl-edit-<n>.$1")
 	out = resourceVer.ReplaceAllString(out, `$1"<rv>"`)
+	out = podIP.ReplaceAllString(out, "${1}<n>")
 	for digest, name := range s.pushed {
 		out = strings.ReplaceAll(out, digest, name)
 	}

@@ -122,6 +122,10 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("starting the scheduler of cluster %s: %w", c.ID, err)
 	}
 	c.scheduler = sched
+	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert, Clock: c.Clock}); err != nil {
+		c.Stop()
+		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
+	}
 	specs := opts.Nodes
 	if specs == nil {
 		specs = DefaultNodes()
@@ -129,13 +133,6 @@ func New(server *apiserver.Server, opts Options) (*Cluster, error) {
 	if err := c.startNodes(ctx, specs); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("starting the nodes of cluster %s: %w", c.ID, err)
-	}
-	// The controllers start once every kubelet has registered its node and reported it Ready, so
-	// that the add-ons' pods (coredns) are placed on the nodes as they are, the same way on
-	// every start, rather than on whichever node happened to be Ready first.
-	if err := controllers.Start(ctx, controllers.Config{Client: c.componentConfig, RootCA: opts.CACert, Clock: c.Clock}); err != nil {
-		c.Stop()
-		return nil, fmt.Errorf("starting the controllers of cluster %s: %w", c.ID, err)
 	}
 	c.Clock.SetSettle(c.settle)
 	return c, nil
@@ -169,6 +166,10 @@ func (c *Cluster) componentConfig(agent string) *rest.Config {
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	cfg.UserAgent = agent + "/v" + apiserver.Version + " (linux/amd64) kubernetes/$Format"
 	cfg.Timeout = 0
+	// The components' own warnings (v1 Endpoints is deprecated) go to the process log: left to the
+	// process-wide default, they would reach whatever stream an embedded kubectl made the default
+	// (a learner's terminal, a test's output).
+	cfg.WarningHandler = rest.WarningLogger{}
 	return cfg
 }
 
